@@ -1,0 +1,1 @@
+//! eddy: a persistent event-sourcing stream store that speaks the Redis protocol.

@@ -1,0 +1,5 @@
+//! `eddy`: the command-line tool.
+
+fn main() -> anyhow::Result<()> {
+    anyhow::bail!("no subcommands yet")
+}
