@@ -65,8 +65,8 @@ pub(crate) fn write_double(out: &mut Vec<u8>, d: f64) {
 pub struct Reply<'a> {
     out: &'a mut Vec<u8>,
     proto: Protocol,
-    /// Error codes (`ERR`, `WRONGTYPE`, ...) written since the last
-    /// [`Reply::take_errors`], for `INFO errorstats`.
+    /// Error codes (`ERR`, `WRONGTYPE`, ...) written, for `INFO errorstats`;
+    /// the connection drains the list after each batch.
     errors: &'a mut Vec<String>,
 }
 
@@ -132,6 +132,11 @@ impl<'a> Reply<'a> {
         self.out.push(b'-');
         self.out.extend(msg.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
         self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Error replies written so far through this writer's error list.
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
     }
 
     /// `:n`
