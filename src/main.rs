@@ -50,7 +50,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("Can't start the runtime: {e}");
@@ -58,10 +61,15 @@ fn main() -> ExitCode {
         }
     };
     let result: anyhow::Result<()> = runtime.block_on(async move {
-        tracing::info!("eddy {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
+        tracing::info!(
+            "eddy {} starting, pid={}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
         let dir = settings.dir();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| anyhow::anyhow!("can't create the data directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            anyhow::anyhow!("can't create the data directory {}: {e}", dir.display())
+        })?;
         let server = Server::bind(settings, overrides).await?;
         server.shared().set_log_hook(hook);
         run_with_signals(server).await?;

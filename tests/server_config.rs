@@ -47,12 +47,20 @@ impl Proc {
         let mut port = 0;
         while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
             if let Some(addr) = line.split("Ready to accept connections tcp on ").nth(1) {
-                port = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+                port = addr
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("port");
                 break;
             }
         }
         assert_ne!(port, 0, "server did not start");
-        Proc { child, port, lines: rx }
+        Proc {
+            child,
+            port,
+            lines: rx,
+        }
     }
 
     fn addr(&self) -> std::net::SocketAddr {
@@ -60,7 +68,10 @@ impl Proc {
     }
 
     fn signal(&self, sig: &str) {
-        let status = Command::new("kill").args([sig, &self.child.id().to_string()]).status().expect("kill");
+        let status = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
@@ -88,21 +99,37 @@ fn fatal_config_errors_exit_1_with_file_line_and_reason() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("*** FATAL CONFIG FILE ERROR (eddy "), "{err}");
-    assert!(err.contains(&format!("Reading the configuration file '{conf}', at line 3")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Reading the configuration file '{conf}', at line 3"
+        )),
+        "{err}"
+    );
     assert!(err.contains(">>> 'maxmemory lots'"), "{err}");
     assert!(err.contains("argument must be a memory value"), "{err}");
 
     let conf = write(dir.path(), "unknown.conf", "no-such-directive yes\n");
     let out = Command::new(BIN).arg(&conf).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Bad directive or wrong number of arguments"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Bad directive or wrong number of arguments")
+    );
 
-    let out = Command::new(BIN).args(["--port", "0", "--appendfsync", "sometimes"]).output().expect("run");
+    let out = Command::new(BIN)
+        .args(["--port", "0", "--appendfsync", "sometimes"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("argument(s) must be one of the following: always, everysec, no"), "{err}");
+    assert!(
+        err.contains("argument(s) must be one of the following: always, everysec, no"),
+        "{err}"
+    );
 
-    let out = Command::new(BIN).arg(dir.path().join("missing.conf")).output().expect("run");
+    let out = Command::new(BIN)
+        .arg(dir.path().join("missing.conf"))
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -126,7 +153,8 @@ async fn configmap_style_file_then_overrides() {
         b"*2\r\n$9\r\nmaxmemory\r\n$7\r\n2097152\r\n"
     );
     assert_eq!(
-        c.call(b"CONFIG GET maxmemory-samples appendfsync\r\n", 1).await,
+        c.call(b"CONFIG GET maxmemory-samples appendfsync\r\n", 1)
+            .await,
         b"*4\r\n$11\r\nappendfsync\r\n$6\r\nalways\r\n$17\r\nmaxmemory-samples\r\n$1\r\n9\r\n"
     );
     assert!(data.is_dir(), "data directory created");
@@ -139,10 +167,21 @@ async fn configmap_style_file_then_overrides() {
 #[tokio::test]
 async fn sighup_reloads_what_can_change() {
     let dir = tempfile::tempdir().unwrap();
-    let conf = write(dir.path(), "eddy.conf", &format!("port 0\ndir {}\nmaxmemory 1mb\n", dir.path().display()));
+    let conf = write(
+        dir.path(),
+        "eddy.conf",
+        &format!("port 0\ndir {}\nmaxmemory 1mb\n", dir.path().display()),
+    );
     let p = Proc::start(&[&conf]);
     let mut c = Raw::connect(p.addr()).await;
-    std::fs::write(&conf, format!("port 0\ndir {}\nmaxmemory 3mb\ntimeout 60\n", dir.path().display())).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "port 0\ndir {}\nmaxmemory 3mb\ntimeout 60\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
     p.signal("-HUP");
     p.wait_log("configuration reloaded");
     assert_eq!(
@@ -165,12 +204,26 @@ async fn config_rewrite_keeps_comments() {
     let conf = write(
         dir.path(),
         "eddy.conf",
-        &format!("# Top comment\nport 0\n\n# memory section\nmaxmemory 1mb\ndir {}\n", dir.path().display()),
+        &format!(
+            "# Top comment\nport 0\n\n# memory section\nmaxmemory 1mb\ndir {}\n",
+            dir.path().display()
+        ),
     );
     let p = Proc::start(&[&conf]);
     let mut c = Raw::connect(p.addr()).await;
     assert_eq!(
-        c.call(&cmd(&["CONFIG", "SET", "maxmemory", "5mb", "maxmemory-policy", "allkeys-lfu"]), 1).await,
+        c.call(
+            &cmd(&[
+                "CONFIG",
+                "SET",
+                "maxmemory",
+                "5mb",
+                "maxmemory-policy",
+                "allkeys-lfu"
+            ]),
+            1
+        )
+        .await,
         b"+OK\r\n"
     );
     assert_eq!(c.call(b"CONFIG REWRITE\r\n", 1).await, b"+OK\r\n");

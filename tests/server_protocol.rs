@@ -43,9 +43,15 @@ async fn inline_commands_follow_redis_quoting() {
     assert_eq!(c.call(b"ECHO \"a b\\x41\"\r\n", 1).await, b"$4\r\na bA\r\n");
     assert_eq!(c.call(b"echo 'it\\'s'\n", 1).await, b"$4\r\nit's\r\n");
     // Blank lines and empty multibulks are skipped without a reply.
-    assert_eq!(c.call(b"\r\n   \r\n*0\r\n*-1\r\nPING\r\n", 1).await, b"+PONG\r\n");
+    assert_eq!(
+        c.call(b"\r\n   \r\n*0\r\n*-1\r\nPING\r\n", 1).await,
+        b"+PONG\r\n"
+    );
     c.send(b"ECHO \"unbalanced\r\n").await;
-    assert_eq!(c.read_to_close().await, b"-ERR Protocol error: unbalanced quotes in request\r\n");
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR Protocol error: unbalanced quotes in request\r\n"
+    );
     server.stop().await;
 }
 
@@ -53,17 +59,40 @@ async fn inline_commands_follow_redis_quoting() {
 async fn protocol_errors_reply_then_close_after_earlier_replies() {
     let server = TestServer::start(&[]).await;
     let cases: &[(&[u8], &[u8])] = &[
-        (b"PING\r\n*1\r\n+x\r\n", b"+PONG\r\n-ERR Protocol error: expected '$', got '+'\r\n"),
-        (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*3000000000\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*1\r\n$-1\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n$01\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n$600000000\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (
+            b"PING\r\n*1\r\n+x\r\n",
+            b"+PONG\r\n-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            b"*abc\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*3000000000\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-1\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$01\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$600000000\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
     ];
     for (input, want) in cases {
         let mut c = Raw::connect(server.addr).await;
         c.send(input).await;
-        assert_eq!(c.read_to_close().await, *want, "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            c.read_to_close().await,
+            *want,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     server.stop().await;
 }
@@ -73,12 +102,18 @@ async fn oversized_lines_are_refused() {
     let server = TestServer::start(&[]).await;
     let mut c = Raw::connect(server.addr).await;
     c.send(&vec![b'a'; 70 * 1024]).await;
-    assert_eq!(c.read_to_close().await, b"-ERR Protocol error: too big inline request\r\n");
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR Protocol error: too big inline request\r\n"
+    );
     let mut c = Raw::connect(server.addr).await;
     let mut big = b"*1\r\n$".to_vec();
     big.extend(vec![b'1'; 70 * 1024]);
     c.send(&big).await;
-    assert_eq!(c.read_to_close().await, b"-ERR Protocol error: too big bulk count string\r\n");
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR Protocol error: too big bulk count string\r\n"
+    );
     server.stop().await;
 }
 
@@ -86,9 +121,16 @@ async fn oversized_lines_are_refused() {
 async fn proto_max_bulk_len_applies_at_run_time() {
     let server = TestServer::start(&[]).await;
     let mut c = Raw::connect(server.addr).await;
-    assert_eq!(c.call(&cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]), 1).await, b"+OK\r\n");
+    assert_eq!(
+        c.call(&cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]), 1)
+            .await,
+        b"+OK\r\n"
+    );
     c.send(b"*2\r\n$4\r\nECHO\r\n$1048577\r\n").await;
-    assert_eq!(c.read_to_close().await, b"-ERR Protocol error: invalid bulk length\r\n");
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR Protocol error: invalid bulk length\r\n"
+    );
     // Exactly the limit is fine.
     let mut c = Raw::connect(server.addr).await;
     let payload = "x".repeat(1 << 20);
@@ -106,7 +148,10 @@ async fn query_buffer_limit_closes_the_connection() {
     let chunk = vec![b'x'; 64 * 1024];
     let mut closed = false;
     for _ in 0..40 {
-        if tokio::io::AsyncWriteExt::write_all(&mut c.stream, &chunk).await.is_err() {
+        if tokio::io::AsyncWriteExt::write_all(&mut c.stream, &chunk)
+            .await
+            .is_err()
+        {
             closed = true;
             break;
         }
@@ -125,12 +170,20 @@ async fn garbage_from_one_client_does_not_affect_another() {
     let server = TestServer::start(&[]).await;
     let mut good = Raw::connect(server.addr).await;
     assert_eq!(good.call(b"PING\r\n", 1).await, b"+PONG\r\n");
-    for garbage in [&b"*1\r\n$x\r\n"[..], b"\x00\xff\xfe*\r\n$", b"*2\r\n$1\r\na\r\n:5\r\n"] {
+    for garbage in [
+        &b"*1\r\n$x\r\n"[..],
+        b"\x00\xff\xfe*\r\n$",
+        b"*2\r\n$1\r\na\r\n:5\r\n",
+    ] {
         let mut bad = Raw::connect(server.addr).await;
         bad.send(garbage).await;
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), bad.read_to_close()).await;
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_millis(200), bad.read_to_close()).await;
     }
-    assert_eq!(good.call(&cmd(&["ECHO", "still"]), 1).await, b"$5\r\nstill\r\n");
+    assert_eq!(
+        good.call(&cmd(&["ECHO", "still"]), 1).await,
+        b"$5\r\nstill\r\n"
+    );
     server.stop().await;
 }
 
@@ -139,7 +192,11 @@ async fn resp3_after_hello_3() {
     let server = TestServer::start(&[]).await;
     let mut c = Raw::connect(server.addr).await;
     let hello = c.call(b"HELLO 3\r\n", 1).await;
-    assert!(hello.starts_with(b"%7\r\n$6\r\nserver\r\n"), "{}", String::from_utf8_lossy(&hello));
+    assert!(
+        hello.starts_with(b"%7\r\n$6\r\nserver\r\n"),
+        "{}",
+        String::from_utf8_lossy(&hello)
+    );
     assert!(hello.windows(13).any(|w| w == b"$5\r\nproto\r\n:3"));
     assert_eq!(
         c.call(b"CONFIG GET maxmemory\r\n", 1).await,
@@ -160,10 +217,16 @@ async fn unauthenticated_clients_get_tighter_limits() {
     let server = TestServer::start(&[("requirepass", "secret")]).await;
     let mut c = Raw::connect(server.addr).await;
     c.send(b"*11\r\n").await;
-    assert_eq!(c.read_to_close().await, b"-ERR Protocol error: unauthenticated multibulk length\r\n");
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
     let mut c = Raw::connect(server.addr).await;
     c.send(b"*2\r\n$4\r\nECHO\r\n$20000\r\n").await;
-    assert_eq!(c.read_to_close().await, b"-ERR Protocol error: unauthenticated bulk length\r\n");
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR Protocol error: unauthenticated bulk length\r\n"
+    );
     // After AUTH in the same batch, the limits are lifted.
     let mut c = Raw::connect(server.addr).await;
     let mut batch = b"AUTH secret\r\n".to_vec();
@@ -180,7 +243,10 @@ async fn maxclients_refuses_extra_connections() {
     let mut first = Raw::connect(server.addr).await;
     assert_eq!(first.call(b"PING\r\n", 1).await, b"+PONG\r\n");
     let mut second = Raw::connect(server.addr).await;
-    assert_eq!(second.read_to_close().await, b"-ERR max number of clients reached\r\n");
+    assert_eq!(
+        second.read_to_close().await,
+        b"-ERR max number of clients reached\r\n"
+    );
     let info = first.call(b"INFO stats\r\n", 1).await;
     assert!(String::from_utf8_lossy(&info).contains("rejected_connections:1\r\n"));
     server.stop().await;

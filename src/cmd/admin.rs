@@ -20,7 +20,14 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef {
         name: "shutdown",
         arity: -1,
-        flags: &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"],
+        flags: &[
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no_multi",
+            "allow_busy",
+        ],
         acl: &["@admin", "@slow", "@dangerous"],
         keys: (0, 0, 0),
         group: "server",
@@ -38,7 +45,11 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&args[2]));
         ctx.reply.ok();
     } else if args.len() == 2 && eq(&args[1], "HELP") {
-        return super::help(ctx, "DEBUG", &["LOG <message>", "    Write <message> to the server log."]);
+        return super::help(
+            ctx,
+            "DEBUG",
+            &["LOG <message>", "    Write <message> to the server log."],
+        );
     } else {
         let sub = String::from_utf8_lossy(&args[1]).into_owned();
         ctx.reply.error(&format!(

@@ -37,12 +37,48 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
     complexity: "Depends on subcommand.",
     handler: None,
     subcommands: &[
-        sub("id", 2, "Returns the client ID for the current connection", "5.0.0", id),
-        sub("setname", 3, "Set the current connection name", "2.6.9", setname),
-        sub("getname", 2, "Get the current connection name", "2.6.9", getname),
-        sub("list", -2, "Get the list of client connections", "2.4.0", list),
-        sub("info", 2, "Returns information about the current client connection.", "6.2.0", info),
-        sub("help", 2, "Show helpful text about the different subcommands", "5.0.0", client_help),
+        sub(
+            "id",
+            2,
+            "Returns the client ID for the current connection",
+            "5.0.0",
+            id,
+        ),
+        sub(
+            "setname",
+            3,
+            "Set the current connection name",
+            "2.6.9",
+            setname,
+        ),
+        sub(
+            "getname",
+            2,
+            "Get the current connection name",
+            "2.6.9",
+            getname,
+        ),
+        sub(
+            "list",
+            -2,
+            "Get the list of client connections",
+            "2.4.0",
+            list,
+        ),
+        sub(
+            "info",
+            2,
+            "Returns information about the current client connection.",
+            "6.2.0",
+            info,
+        ),
+        sub(
+            "help",
+            2,
+            "Show helpful text about the different subcommands",
+            "5.0.0",
+            client_help,
+        ),
     ],
 }];
 
@@ -50,7 +86,8 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
 /// special characters. Returns whether it was set.
 pub fn set_name(ctx: &mut Ctx<'_, '_>, name: &[u8]) -> bool {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        ctx.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
+        ctx.reply
+            .error("ERR Client names cannot contain spaces, newlines or special characters.");
         return false;
     }
     let name = String::from_utf8_lossy(name).into_owned();
@@ -59,7 +96,8 @@ pub fn set_name(ctx: &mut Ctx<'_, '_>, name: &[u8]) -> bool {
 }
 
 fn id(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
-    ctx.reply.int(i64::try_from(ctx.session.client.id).unwrap_or(i64::MAX));
+    ctx.reply
+        .int(i64::try_from(ctx.session.client.id).unwrap_or(i64::MAX));
     Flow::Continue
 }
 
@@ -99,7 +137,10 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         } else if eq(&args[i], "ID") && i + 1 < args.len() {
             let mut v = Vec::new();
             for a in &args[i + 1..] {
-                match super::int_arg(a).and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0) {
+                match super::int_arg(a)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|&n| n > 0)
+                {
                     Some(n) => v.push(n),
                     None => {
                         ctx.reply.error("ERR Invalid client ID");

@@ -38,17 +38,49 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
     complexity: "O(N) where N is the total number of Redis commands",
     handler: Some(command),
     subcommands: &[
-        sub("count", 2, "Get total number of Redis commands", "2.8.13", count),
-        sub("docs", -2, "Get array of specific Redis command documentation", "7.0.0", docs),
-        sub("info", -2, "Get array of specific Redis command details, or all when no argument is given", "2.8.13", info),
-        sub("list", -2, "Get an array of Redis command names", "7.0.0", list),
-        sub("help", 2, "Show helpful text about the different subcommands", "5.0.0", command_help),
+        sub(
+            "count",
+            2,
+            "Get total number of Redis commands",
+            "2.8.13",
+            count,
+        ),
+        sub(
+            "docs",
+            -2,
+            "Get array of specific Redis command documentation",
+            "7.0.0",
+            docs,
+        ),
+        sub(
+            "info",
+            -2,
+            "Get array of specific Redis command details, or all when no argument is given",
+            "2.8.13",
+            info,
+        ),
+        sub(
+            "list",
+            -2,
+            "Get an array of Redis command names",
+            "7.0.0",
+            list,
+        ),
+        sub(
+            "help",
+            2,
+            "Show helpful text about the different subcommands",
+            "5.0.0",
+            command_help,
+        ),
     ],
 }];
 
 fn subcommands_of(e: &Entry) -> impl Iterator<Item = &'static Entry> {
     let prefix = format!("{}|", e.fullname);
-    all_commands().iter().filter(move |s| s.fullname.starts_with(&prefix))
+    all_commands()
+        .iter()
+        .filter(move |s| s.fullname.starts_with(&prefix))
 }
 
 fn write_info(ctx: &mut Ctx<'_, '_>, e: &Entry) {
@@ -125,7 +157,7 @@ fn info(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     for name in &args[2..] {
         match lookup_top(name) {
             Some(e) => write_info(ctx, e),
-            None => ctx.reply.null_array(),
+            None => ctx.reply.null(),
         }
     }
     Flow::Continue

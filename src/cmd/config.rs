@@ -40,9 +40,27 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
     complexity: "Depends on subcommand.",
     handler: None,
     subcommands: &[
-        sub("get", -3, "Get the values of configuration parameters", "2.0.0", get),
-        sub("set", -4, "Set configuration parameters to the given values", "2.0.0", set),
-        sub("resetstat", 2, "Reset the stats returned by INFO", "2.0.0", resetstat),
+        sub(
+            "get",
+            -3,
+            "Get the values of configuration parameters",
+            "2.0.0",
+            get,
+        ),
+        sub(
+            "set",
+            -4,
+            "Set configuration parameters to the given values",
+            "2.0.0",
+            set,
+        ),
+        sub(
+            "resetstat",
+            2,
+            "Reset the stats returned by INFO",
+            "2.0.0",
+            resetstat,
+        ),
         sub(
             "rewrite",
             2,
@@ -50,7 +68,13 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
             "2.8.0",
             rewrite,
         ),
-        sub("help", 2, "Show helpful text about the different subcommands", "5.0.0", config_help),
+        sub(
+            "help",
+            2,
+            "Show helpful text about the different subcommands",
+            "5.0.0",
+            config_help,
+        ),
     ],
 }];
 
@@ -72,7 +96,10 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let pairs: Vec<(String, String)> = args[2..]
         .chunks(2)
         .map(|p| {
-            (String::from_utf8_lossy(&p[0]).into_owned(), String::from_utf8_lossy(&p[1]).into_owned())
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
         })
         .collect();
     match ctx.shared.config_set(&pairs) {

@@ -51,7 +51,14 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef {
         name: "quit",
         arity: -1,
-        flags: &["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"],
+        flags: &[
+            "allow_busy",
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+        ],
         acl: &["@fast", "@connection"],
         keys: (0, 0, 0),
         group: "connection",
@@ -64,7 +71,14 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef {
         name: "auth",
         arity: -2,
-        flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"],
+        flags: &[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ],
         acl: &["@fast", "@connection"],
         keys: (0, 0, 0),
         group: "connection",
@@ -77,7 +91,14 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef {
         name: "hello",
         arity: -1,
-        flags: &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"],
+        flags: &[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ],
         acl: &["@fast", "@connection"],
         keys: (0, 0, 0),
         group: "connection",
@@ -142,7 +163,8 @@ fn authenticate(ctx: &mut Ctx<'_, '_>, user: &[u8], pass: &[u8]) -> bool {
     if ok {
         ctx.session.authenticated = true;
     } else {
-        ctx.reply.error("WRONGPASS invalid username-password pair or user is disabled.");
+        ctx.reply
+            .error("WRONGPASS invalid username-password pair or user is disabled.");
     }
     ok
 }
@@ -174,7 +196,8 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     if let Some(v) = args.get(1) {
         match int_arg(v) {
             None => {
-                ctx.reply.error("ERR Protocol version is not an integer or out of range");
+                ctx.reply
+                    .error("ERR Protocol version is not an integer or out of range");
                 return Flow::Continue;
             }
             Some(2) => version = Some(Protocol::Resp2),
@@ -198,7 +221,8 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
             j += 2;
         } else {
             let opt = String::from_utf8_lossy(&args[j]).into_owned();
-            ctx.reply.error(&format!("ERR Syntax error in HELLO option '{opt}'"));
+            ctx.reply
+                .error(&format!("ERR Syntax error in HELLO option '{opt}'"));
             return Flow::Continue;
         }
     }
@@ -210,7 +234,7 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     if !ctx.session.authenticated && ctx.shared.requirepass().is_some() {
         ctx.reply.error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and \
              select the RESP protocol version at the same time",
         );
         return Flow::Continue;
@@ -233,7 +257,8 @@ fn hello(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     ctx.reply.bulk(b"proto");
     ctx.reply.int(ctx.session.proto.version());
     ctx.reply.bulk(b"id");
-    ctx.reply.int(i64::try_from(ctx.session.client.id).unwrap_or(i64::MAX));
+    ctx.reply
+        .int(i64::try_from(ctx.session.client.id).unwrap_or(i64::MAX));
     ctx.reply.bulk(b"mode");
     ctx.reply.bulk(b"standalone");
     ctx.reply.bulk(b"role");

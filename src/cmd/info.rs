@@ -18,8 +18,10 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
 }];
 
 fn info(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
-    let sections: Vec<String> =
-        args[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let sections: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
     let text = crate::server::info::render(ctx.shared, &sections);
     ctx.reply.verbatim(text.as_bytes());
     Flow::Continue

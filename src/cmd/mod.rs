@@ -134,7 +134,9 @@ pub struct Ctx<'a, 'b> {
 impl Ctx<'_, '_> {
     /// Replies `-ERR wrong number of arguments for '<name>' command`.
     pub fn wrong_args(&mut self, name: &str) -> Flow {
-        self.reply.error(&format!("ERR wrong number of arguments for '{name}' command"));
+        self.reply.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
         Flow::Continue
     }
 
@@ -146,7 +148,8 @@ impl Ctx<'_, '_> {
 
     /// Replies `-ERR value is not an integer or out of range`.
     pub fn not_an_integer(&mut self) -> Flow {
-        self.reply.error("ERR value is not an integer or out of range");
+        self.reply
+            .error("ERR value is not an integer or out of range");
         Flow::Continue
     }
 }
@@ -176,11 +179,19 @@ fn table() -> &'static Table {
         let mut by_name = HashMap::new();
         for def in families().into_iter().flatten() {
             by_name.insert(def.name.to_owned(), flat.len());
-            flat.push(Entry { id: flat.len(), fullname: def.name.to_owned(), def });
+            flat.push(Entry {
+                id: flat.len(),
+                fullname: def.name.to_owned(),
+                def,
+            });
             for sub in def.subcommands {
                 let fullname = format!("{}|{}", def.name, sub.name);
                 by_name.insert(fullname.clone(), flat.len());
-                flat.push(Entry { id: flat.len(), fullname, def: sub });
+                flat.push(Entry {
+                    id: flat.len(),
+                    fullname,
+                    def: sub,
+                });
             }
         }
         Table { flat, by_name }
@@ -195,7 +206,9 @@ pub fn all_commands() -> &'static [Entry] {
 /// The entry called `fullname` (`ping`, `config|get`), case-insensitive.
 pub fn find(fullname: &str) -> Option<&'static Entry> {
     let t = table();
-    t.by_name.get(&fullname.to_ascii_lowercase()).map(|&i| &t.flat[i])
+    t.by_name
+        .get(&fullname.to_ascii_lowercase())
+        .map(|&i| &t.flat[i])
 }
 
 /// Top-level commands only (COMMAND, COMMAND COUNT).
@@ -233,7 +246,11 @@ fn lookup(args: &[Vec<u8>]) -> Lookup {
 fn arity_ok(arity: i32, argc: usize) -> bool {
     let argc = i64::try_from(argc).unwrap_or(i64::MAX);
     let arity = i64::from(arity);
-    if arity > 0 { argc == arity } else { argc >= -arity }
+    if arity > 0 {
+        argc == arity
+    } else {
+        argc >= -arity
+    }
 }
 
 /// Runs one request: Redis's checks, MULTI queueing, then the command.
@@ -266,25 +283,35 @@ pub fn execute(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     };
     let def = entry.def;
     if !arity_ok(def.arity, args.len()) {
-        let msg = format!("ERR wrong number of arguments for '{}' command", entry.fullname);
+        let msg = format!(
+            "ERR wrong number of arguments for '{}' command",
+            entry.fullname
+        );
         return reject(ctx, Some(entry), &msg);
     }
-    if !ctx.session.authenticated
-        && ctx.shared.requirepass().is_some()
-        && !def.has_flag("no_auth")
+    if !ctx.session.authenticated && ctx.shared.requirepass().is_some() && !def.has_flag("no_auth")
     {
         return reject(ctx, Some(entry), "NOAUTH Authentication required.");
     }
     if ctx.session.multi.is_some() {
         if def.has_flag("no_multi") {
-            return reject(ctx, Some(entry), "ERR Command not allowed inside a transaction");
+            return reject(
+                ctx,
+                Some(entry),
+                "ERR Command not allowed inside a transaction",
+            );
         }
         let base = entry.fullname.split('|').next().unwrap_or("");
-        if !matches!(base, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+        if !matches!(
+            base,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        ) {
             if let Some(queue) = ctx.session.multi.as_mut() {
                 queue.push(args.to_vec());
                 let n = queue.len();
-                ctx.session.client.update(|m| m.multi = i64::try_from(n).unwrap_or(i64::MAX));
+                ctx.session
+                    .client
+                    .update(|m| m.multi = i64::try_from(n).unwrap_or(i64::MAX));
             }
             ctx.reply.simple("QUEUED");
             return Flow::Continue;
@@ -294,7 +321,11 @@ pub fn execute(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         // EXEC takes the gate exclusively itself.
         return call(ctx, entry, args);
     }
-    let gate = ctx.shared.gate.read().unwrap_or_else(PoisonError::into_inner);
+    let gate = ctx
+        .shared
+        .gate
+        .read()
+        .unwrap_or_else(PoisonError::into_inner);
     let flow = call(ctx, entry, args);
     drop(gate);
     flow

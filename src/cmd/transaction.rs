@@ -88,7 +88,8 @@ fn exec(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
     let dirty = ctx.session.multi_dirty;
     let queue = end_multi(ctx).unwrap_or_default();
     if dirty {
-        ctx.reply.error("EXECABORT Transaction discarded because of previous errors.");
+        ctx.reply
+            .error("EXECABORT Transaction discarded because of previous errors.");
         return Flow::Continue;
     }
     let shared = ctx.shared;

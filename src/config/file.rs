@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{Settings, SPECS, Value, parse_value, spec_index};
+use super::{SPECS, Settings, Value, parse_value, spec_index};
 use crate::resp::split_args;
 
 /// `include` may nest this deep; deeper is almost surely a cycle.
@@ -62,12 +62,26 @@ struct FatalDisplay<'a>(&'a ConfigError);
 
 impl fmt::Display for FatalDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ConfigError::Line { file, line, text, reason } = self.0 else {
+        let ConfigError::Line {
+            file,
+            line,
+            text,
+            reason,
+        } = self.0
+        else {
             return Ok(());
         };
-        writeln!(f, "\n*** FATAL CONFIG FILE ERROR (eddy {}) ***", env!("CARGO_PKG_VERSION"))?;
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (eddy {}) ***",
+            env!("CARGO_PKG_VERSION")
+        )?;
         match file {
-            Some(p) => writeln!(f, "Reading the configuration file '{}', at line {line}", p.display())?,
+            Some(p) => writeln!(
+                f,
+                "Reading the configuration file '{}', at line {line}",
+                p.display()
+            )?,
             None => writeln!(f, "Reading the command-line options, at option {line}")?,
         }
         writeln!(f, ">>> '{text}'")?;
@@ -96,8 +110,10 @@ pub fn read_directives(path: &Path) -> Result<Vec<Directive>, ConfigError> {
 }
 
 fn read_into(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), ConfigError> {
-    let bytes = std::fs::read(path)
-        .map_err(|source| ConfigError::Open { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
     let text = String::from_utf8_lossy(&bytes);
     for (i, raw) in text.split('\n').enumerate() {
         let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
@@ -115,7 +131,10 @@ fn read_into(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), 
         if args.is_empty() {
             continue;
         }
-        d.args = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
+        d.args = args
+            .into_iter()
+            .map(|a| String::from_utf8_lossy(&a).into_owned())
+            .collect();
         d.args[0].make_ascii_lowercase();
         if d.args[0] == "include" {
             if d.args.len() != 2 {
@@ -171,7 +190,13 @@ pub fn parse_args(args: &[String]) -> Result<(Option<PathBuf>, Vec<Directive>), 
             .args
             .iter()
             .enumerate()
-            .map(|(i, a)| if i == 0 { a.clone() } else { format!("\"{a}\"") })
+            .map(|(i, a)| {
+                if i == 0 {
+                    a.clone()
+                } else {
+                    format!("\"{a}\"")
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ");
     }
@@ -254,7 +279,15 @@ mod tests {
         assert_eq!(s.timeout(), 7);
         assert_eq!(s.port(), 7000);
         assert_eq!(s.bind(), ["0.0.0.0", "::1"]);
-        assert_eq!(s.get("save"), Some(&Value::List(vec!["900".into(), "1".into(), "60".into(), "10".into()])));
+        assert_eq!(
+            s.get("save"),
+            Some(&Value::List(vec![
+                "900".into(),
+                "1".into(),
+                "60".into(),
+                "10".into()
+            ]))
+        );
     }
 
     #[test]
@@ -268,14 +301,25 @@ mod tests {
         assert!(err.ends_with("argument must be a memory value"), "{err}");
         let p = write(dir.path(), "bad2.conf", "foo bar\n");
         let err = load(Some(&p), &[]).unwrap_err().to_string();
-        assert!(err.ends_with("Bad directive or wrong number of arguments"), "{err}");
+        assert!(
+            err.ends_with("Bad directive or wrong number of arguments"),
+            "{err}"
+        );
         let p = write(dir.path(), "bad3.conf", "requirepass \"abc\n");
         let err = load(Some(&p), &[]).unwrap_err().to_string();
-        assert!(err.ends_with("Unbalanced quotes in configuration line"), "{err}");
+        assert!(
+            err.ends_with("Unbalanced quotes in configuration line"),
+            "{err}"
+        );
         let p = write(dir.path(), "bad4.conf", "port 1 2\n");
         let err = load(Some(&p), &[]).unwrap_err().to_string();
         assert!(err.ends_with("wrong number of arguments"), "{err}");
-        let err = load(Some(&dir.path().join("missing.conf")), &[]).unwrap_err().to_string();
-        assert!(err.starts_with("Fatal error, can't open config file"), "{err}");
+        let err = load(Some(&dir.path().join("missing.conf")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("Fatal error, can't open config file"),
+            "{err}"
+        );
     }
 }

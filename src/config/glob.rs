@@ -7,7 +7,13 @@
 /// Matches one pattern token at `p` against `c`; returns whether it matched
 /// and the index after the token.
 fn token(pat: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usize) {
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     match pat[p] {
         b'?' => (true, p + 1),
         b'\\' if p + 1 < pat.len() => (eq(pat[p + 1], c), p + 2),
@@ -36,7 +42,11 @@ fn token(pat: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usize) {
                         let hi = pat[p + 2];
                         let (lo, hi) = if lo > hi { (hi, lo) } else { (lo, hi) };
                         let (lo, hi, cc) = if nocase {
-                            (lo.to_ascii_lowercase(), hi.to_ascii_lowercase(), c.to_ascii_lowercase())
+                            (
+                                lo.to_ascii_lowercase(),
+                                hi.to_ascii_lowercase(),
+                                c.to_ascii_lowercase(),
+                            )
                         } else {
                             (lo, hi, c)
                         };

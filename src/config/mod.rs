@@ -72,63 +72,141 @@ const MB: i64 = 1024 * 1024;
 
 /// Every setting eddy knows, in the order CONFIG GET lists them.
 pub const SPECS: &[Spec] = &[
-    Spec { name: "port", kind: Kind::Int { min: 0, max: 65535 }, default: "6379", mutable: false },
-    Spec { name: "bind", kind: Kind::List, default: "127.0.0.1", mutable: false },
-    Spec { name: "dir", kind: Kind::Str, default: "./data", mutable: false },
+    Spec {
+        name: "port",
+        kind: Kind::Int { min: 0, max: 65535 },
+        default: "6379",
+        mutable: false,
+    },
+    Spec {
+        name: "bind",
+        kind: Kind::List,
+        default: "127.0.0.1",
+        mutable: false,
+    },
+    Spec {
+        name: "dir",
+        kind: Kind::Str,
+        default: "./data",
+        mutable: false,
+    },
     Spec {
         name: "appendfsync",
         kind: Kind::Enum(&["always", "everysec", "no"]),
         default: "everysec",
         mutable: true,
     },
-    Spec { name: "appendonly", kind: Kind::Bool, default: "yes", mutable: true },
-    Spec { name: "save", kind: Kind::List, default: "", mutable: true },
-    Spec { name: "maxmemory", kind: Kind::Memory { min: 0, max: i64::MAX }, default: "0", mutable: true },
+    Spec {
+        name: "appendonly",
+        kind: Kind::Bool,
+        default: "yes",
+        mutable: true,
+    },
+    Spec {
+        name: "save",
+        kind: Kind::List,
+        default: "",
+        mutable: true,
+    },
+    Spec {
+        name: "maxmemory",
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: "0",
+        mutable: true,
+    },
     Spec {
         name: "maxmemory-policy",
         kind: Kind::Enum(MAXMEMORY_POLICIES),
         default: "noeviction",
         mutable: true,
     },
-    Spec { name: "maxmemory-samples", kind: Kind::Int { min: 1, max: I32 }, default: "5", mutable: true },
-    Spec { name: "requirepass", kind: Kind::Str, default: "", mutable: true },
+    Spec {
+        name: "maxmemory-samples",
+        kind: Kind::Int { min: 1, max: I32 },
+        default: "5",
+        mutable: true,
+    },
+    Spec {
+        name: "requirepass",
+        kind: Kind::Str,
+        default: "",
+        mutable: true,
+    },
     Spec {
         name: "stream-node-max-entries",
-        kind: Kind::Int { min: 0, max: i64::MAX },
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
         default: "100",
         mutable: true,
     },
     Spec {
         name: "stream-node-max-bytes",
-        kind: Kind::Memory { min: 0, max: i64::MAX },
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX,
+        },
         default: "4096",
         mutable: true,
     },
     Spec {
         name: "loglevel",
-        kind: Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        kind: Kind::Enum(&["debug", "verbose", "notice", "warning"]),
         default: "notice",
         mutable: true,
     },
-    Spec { name: "logfile", kind: Kind::Str, default: "", mutable: false },
+    Spec {
+        name: "logfile",
+        kind: Kind::Str,
+        default: "",
+        mutable: false,
+    },
     Spec {
         name: "proto-max-bulk-len",
-        kind: Kind::Memory { min: MB, max: i64::MAX },
+        kind: Kind::Memory {
+            min: MB,
+            max: i64::MAX,
+        },
         default: "512mb",
         mutable: true,
     },
     Spec {
         name: "client-query-buffer-limit",
-        kind: Kind::Memory { min: MB, max: i64::MAX },
+        kind: Kind::Memory {
+            min: MB,
+            max: i64::MAX,
+        },
         default: "1gb",
         mutable: true,
     },
-    Spec { name: "timeout", kind: Kind::Int { min: 0, max: I32 }, default: "0", mutable: true },
-    Spec { name: "databases", kind: Kind::Int { min: 1, max: I32 }, default: "16", mutable: false },
-    Spec { name: "maxclients", kind: Kind::Int { min: 1, max: I32 }, default: "10000", mutable: true },
+    Spec {
+        name: "timeout",
+        kind: Kind::Int { min: 0, max: I32 },
+        default: "0",
+        mutable: true,
+    },
+    Spec {
+        name: "databases",
+        kind: Kind::Int { min: 1, max: I32 },
+        default: "16",
+        mutable: false,
+    },
+    Spec {
+        name: "maxclients",
+        kind: Kind::Int { min: 1, max: I32 },
+        default: "10000",
+        mutable: true,
+    },
     Spec {
         name: "wal-segment-size",
-        kind: Kind::Memory { min: MB, max: 1 << 40 },
+        kind: Kind::Memory {
+            min: MB,
+            max: 1 << 40,
+        },
         default: "64mb",
         mutable: false,
     },
@@ -161,7 +239,10 @@ pub fn spec_index(name: &str) -> Option<usize> {
 /// Redis's `memtoull`: digits then an optional unit `b`, `k`, `kb`, `m`,
 /// `mb`, `g`, `gb` (case-insensitive); `k` is 1000 and `kb` is 1024.
 pub fn parse_memory(s: &str) -> Option<i64> {
-    let digits_end = s.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(s.len());
+    let digits_end = s
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
     let (digits, unit) = s.split_at(digits_end);
     let mul: i64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -174,7 +255,11 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         _ => return None,
     };
     // Redis reads an empty number as 0 (strtoull of "").
-    let n: i64 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let n: i64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     n.checked_mul(mul)
 }
 
@@ -199,7 +284,11 @@ pub fn format_memory(n: i64) -> String {
 pub fn parse_value(spec: &Spec, args: &[String]) -> Result<Value, String> {
     if let Kind::List = spec.kind {
         // CONFIG SET passes one string that holds the words.
-        let words: Vec<String> = args.iter().flat_map(|a| a.split_whitespace()).map(str::to_owned).collect();
+        let words: Vec<String> = args
+            .iter()
+            .flat_map(|a| a.split_whitespace())
+            .map(str::to_owned)
+            .collect();
         return Ok(Value::List(words));
     }
     let [arg] = args else {
@@ -217,14 +306,20 @@ pub fn parse_value(spec: &Spec, args: &[String]) -> Result<Value, String> {
             bounded(n, min, max)
         }
         Kind::Memory { min, max } => {
-            let n = parse_memory(arg).ok_or_else(|| "argument must be a memory value".to_owned())?;
+            let n =
+                parse_memory(arg).ok_or_else(|| "argument must be a memory value".to_owned())?;
             bounded(n, min, max)
         }
         Kind::Enum(names) => names
             .iter()
             .find(|n| n.eq_ignore_ascii_case(arg))
             .map(|n| Value::Str((*n).to_owned()))
-            .ok_or_else(|| format!("argument(s) must be one of the following: {}", names.join(", "))),
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    names.join(", ")
+                )
+            }),
         Kind::Str => Ok(Value::Str(arg.clone())),
         Kind::List => Ok(Value::List(vec![arg.clone()])),
     }
@@ -232,7 +327,9 @@ pub fn parse_value(spec: &Spec, args: &[String]) -> Result<Value, String> {
 
 fn bounded(n: i64, min: i64, max: i64) -> Result<Value, String> {
     if n < min || n > max {
-        Err(format!("argument must be between {min} and {max} inclusive"))
+        Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ))
     } else {
         Ok(Value::Int(n))
     }
@@ -262,7 +359,8 @@ impl Default for Settings {
         let values = SPECS
             .iter()
             .map(|spec| {
-                let args: Vec<String> = spec.default.split_whitespace().map(str::to_owned).collect();
+                let args: Vec<String> =
+                    spec.default.split_whitespace().map(str::to_owned).collect();
                 let args = if args.is_empty() && !matches!(spec.kind, Kind::List) {
                     vec![String::new()]
                 } else {
@@ -271,7 +369,10 @@ impl Default for Settings {
                 parse_value(spec, &args).unwrap_or(Value::Str(String::new()))
             })
             .collect();
-        Settings { values, config_file: None }
+        Settings {
+            values,
+            config_file: None,
+        }
     }
 }
 
@@ -297,8 +398,6 @@ pub enum LogLevel {
     Notice,
     /// Only important problems.
     Warning,
-    /// Nothing.
-    Nothing,
 }
 
 impl Settings {
@@ -388,7 +487,6 @@ impl Settings {
             "debug" => LogLevel::Debug,
             "verbose" => LogLevel::Verbose,
             "warning" => LogLevel::Warning,
-            "nothing" => LogLevel::Nothing,
             _ => LogLevel::Notice,
         }
     }
@@ -457,17 +555,33 @@ impl Settings {
         Ok(())
     }
 
-    /// `(name, value)` pairs for every setting matching one of `patterns`
-    /// (globs, case-insensitive), each setting once, in table order.
-    pub fn config_get(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
-        SPECS
-            .iter()
-            .zip(&self.values)
-            .filter(|(spec, _)| {
-                patterns.iter().any(|p| glob::glob_match(p, spec.name.as_bytes(), true))
-            })
-            .map(|(spec, v)| (spec.name, render(v)))
-            .collect()
+    /// `(name, value)` pairs for CONFIG GET, each setting once. As in Redis,
+    /// a pattern without glob characters is a name looked up
+    /// case-insensitively and echoed as typed; a glob matches names
+    /// case-insensitively and replies with their canonical names.
+    pub fn config_get(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut seen = vec![false; SPECS.len()];
+        let mut out = Vec::new();
+        for p in patterns {
+            let is_glob = p.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+            if !is_glob {
+                let name = String::from_utf8_lossy(p);
+                if let Some(i) = spec_index(&name)
+                    && !seen[i]
+                {
+                    seen[i] = true;
+                    out.push((name.into_owned(), render(&self.values[i])));
+                }
+                continue;
+            }
+            for (i, spec) in SPECS.iter().enumerate() {
+                if !seen[i] && glob::glob_match(p, spec.name.as_bytes(), true) {
+                    seen[i] = true;
+                    out.push((spec.name.to_owned(), render(&self.values[i])));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -507,7 +621,9 @@ mod tests {
     fn config_set_is_atomic() {
         let mut s = Settings::default();
         let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect()
         };
         let err = s.config_set(&pairs(&[("maxmemory", "1mb"), ("maxmemory-samples", "0")]));
         assert_eq!(
@@ -516,11 +632,23 @@ mod tests {
              argument must be between 1 and 2147483647 inclusive"
         );
         assert_eq!(s.maxmemory(), 0);
-        s.config_set(&pairs(&[("maxmemory", "1mb"), ("MAXMEMORY-policy", "allkeys-LRU")])).unwrap();
+        s.config_set(&pairs(&[
+            ("maxmemory", "1mb"),
+            ("MAXMEMORY-policy", "allkeys-LRU"),
+        ]))
+        .unwrap();
         assert_eq!(s.maxmemory(), 1 << 20);
         assert_eq!(s.maxmemory_policy(), "allkeys-lru");
-        assert!(s.config_set(&pairs(&[("port", "1")])).unwrap_err().contains("immutable"));
-        assert!(s.config_set(&pairs(&[("nope", "1")])).unwrap_err().starts_with("Unknown option"));
+        assert!(
+            s.config_set(&pairs(&[("port", "1")]))
+                .unwrap_err()
+                .contains("immutable")
+        );
+        assert!(
+            s.config_set(&pairs(&[("nope", "1")]))
+                .unwrap_err()
+                .starts_with("Unknown option")
+        );
         assert!(
             s.config_set(&pairs(&[("timeout", "1"), ("timeout", "2")]))
                 .unwrap_err()
@@ -532,8 +660,14 @@ mod tests {
     fn config_get_globs() {
         let s = Settings::default();
         let got = s.config_get(&[b"maxmemory*"]);
-        let names: Vec<_> = got.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["maxmemory", "maxmemory-policy", "maxmemory-samples"]);
-        assert_eq!(s.config_get(&[b"PORT"]), [("port", "6379".to_owned())]);
+        let names: Vec<_> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["maxmemory", "maxmemory-policy", "maxmemory-samples"]
+        );
+        assert_eq!(
+            s.config_get(&[b"PORT"]),
+            [("PORT".to_owned(), "6379".to_owned())]
+        );
     }
 }

@@ -71,8 +71,14 @@ fn line_for(idx: usize, value: &Value) -> String {
 /// # Errors
 /// [`RewriteError::NoFile`] without a file, [`RewriteError::Io`] on I/O errors.
 pub fn rewrite(settings: &Settings) -> Result<(), RewriteError> {
-    let path = settings.config_file.as_deref().ok_or(RewriteError::NoFile)?;
-    let io = |source| RewriteError::Io { path: path.to_owned(), source };
+    let path = settings
+        .config_file
+        .as_deref()
+        .ok_or(RewriteError::NoFile)?;
+    let io = |source| RewriteError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let old = match std::fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -127,10 +133,15 @@ pub fn render_file(old: &str, settings: &Settings) -> String {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.rewrite-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("eddy.conf"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("eddy.conf"),
         std::process::id()
     ));
     {
@@ -167,6 +178,9 @@ mod tests {
 
     #[test]
     fn without_a_file_it_refuses() {
-        assert!(matches!(rewrite(&Settings::default()), Err(RewriteError::NoFile)));
+        assert!(matches!(
+            rewrite(&Settings::default()),
+            Err(RewriteError::NoFile)
+        ));
     }
 }

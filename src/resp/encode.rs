@@ -130,7 +130,10 @@ impl<'a> Reply<'a> {
         let code = msg.split(' ').next().unwrap_or("ERR");
         self.errors.push(code.to_owned());
         self.out.push(b'-');
-        self.out.extend(msg.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.out.extend(
+            msg.bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         self.out.extend_from_slice(b"\r\n");
     }
 
@@ -169,12 +172,14 @@ impl<'a> Reply<'a> {
 
     /// A missing value: `$-1` in RESP2, `_` in RESP3.
     pub fn null(&mut self) {
-        self.out.extend_from_slice(if self.resp3() { b"_\r\n" } else { b"$-1\r\n" });
+        self.out
+            .extend_from_slice(if self.resp3() { b"_\r\n" } else { b"$-1\r\n" });
     }
 
     /// A missing aggregate: `*-1` in RESP2, `_` in RESP3.
     pub fn null_array(&mut self) {
-        self.out.extend_from_slice(if self.resp3() { b"_\r\n" } else { b"*-1\r\n" });
+        self.out
+            .extend_from_slice(if self.resp3() { b"_\r\n" } else { b"*-1\r\n" });
     }
 
     /// The header of an array of `n` elements.
@@ -213,7 +218,8 @@ impl<'a> Reply<'a> {
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
     pub fn boolean(&mut self, b: bool) {
         if self.resp3() {
-            self.out.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.out
+                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(i64::from(b));
         }
@@ -254,15 +260,27 @@ mod tests {
     #[test]
     fn resp2_and_resp3_shapes() {
         assert_eq!(both(|r| r.null()), (b"$-1\r\n".to_vec(), b"_\r\n".to_vec()));
-        assert_eq!(both(|r| r.null_array()), (b"*-1\r\n".to_vec(), b"_\r\n".to_vec()));
+        assert_eq!(
+            both(|r| r.null_array()),
+            (b"*-1\r\n".to_vec(), b"_\r\n".to_vec())
+        );
         assert_eq!(both(|r| r.map(2)), (b"*4\r\n".to_vec(), b"%2\r\n".to_vec()));
-        assert_eq!(both(|r| r.double(1.5)), (b"$3\r\n1.5\r\n".to_vec(), b",1.5\r\n".to_vec()));
-        assert_eq!(both(|r| r.boolean(true)), (b":1\r\n".to_vec(), b"#t\r\n".to_vec()));
+        assert_eq!(
+            both(|r| r.double(1.5)),
+            (b"$3\r\n1.5\r\n".to_vec(), b",1.5\r\n".to_vec())
+        );
+        assert_eq!(
+            both(|r| r.boolean(true)),
+            (b":1\r\n".to_vec(), b"#t\r\n".to_vec())
+        );
         assert_eq!(
             both(|r| r.verbatim(b"a")),
             (b"$1\r\na\r\n".to_vec(), b"=5\r\ntxt:a\r\n".to_vec())
         );
-        assert_eq!(both(|r| r.int(i64::MIN)).0, b":-9223372036854775808\r\n".to_vec());
+        assert_eq!(
+            both(|r| r.int(i64::MIN)).0,
+            b":-9223372036854775808\r\n".to_vec()
+        );
         assert_eq!(both(|r| r.bulk_int(-12)).0, b"$3\r\n-12\r\n".to_vec());
     }
 

@@ -93,7 +93,10 @@ fn line<'a>(src: &mut Cursor<&'a [u8]>) -> Result<&'a [u8], FrameError> {
     let buf: &'a [u8] = src.get_ref();
     let start = usize::try_from(src.position()).map_err(|_| FrameError::Incomplete)?;
     let rest = buf.get(start..).ok_or(FrameError::Incomplete)?;
-    let cr = rest.windows(2).position(|w| w == b"\r\n").ok_or(FrameError::Incomplete)?;
+    let cr = rest
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .ok_or(FrameError::Incomplete)?;
     src.set_position((start + cr + 2) as u64);
     Ok(&rest[..cr])
 }
@@ -152,7 +155,11 @@ impl Frame {
         build: bool,
     ) -> Result<Option<Vec<Frame>>, FrameError> {
         // Never trust the announced count for the allocation.
-        let mut items = if build { Some(Vec::with_capacity(n.min(1024))) } else { None };
+        let mut items = if build {
+            Some(Vec::with_capacity(n.min(1024)))
+        } else {
+            None
+        };
         for _ in 0..n {
             let f = Self::walk(src, depth + 1, build)?;
             if let (Some(items), Some(f)) = (items.as_mut(), f) {
@@ -162,7 +169,11 @@ impl Frame {
         Ok(items)
     }
 
-    fn walk(src: &mut Cursor<&[u8]>, depth: usize, build: bool) -> Result<Option<Frame>, FrameError> {
+    fn walk(
+        src: &mut Cursor<&[u8]>,
+        depth: usize,
+        build: bool,
+    ) -> Result<Option<Frame>, FrameError> {
         if depth > MAX_DEPTH {
             return Err(FrameError::TooDeep);
         }
@@ -244,7 +255,12 @@ impl Frame {
             }
             b'%' | b'|' => {
                 let n = count(number(src)?)?;
-                let flat = Self::aggregate(src, n.checked_mul(2).ok_or(FrameError::InvalidLength(-1))?, depth, build)?;
+                let flat = Self::aggregate(
+                    src,
+                    n.checked_mul(2).ok_or(FrameError::InvalidLength(-1))?,
+                    depth,
+                    build,
+                )?;
                 if tag == b'|' {
                     // An attribute map annotates the frame that follows it.
                     return Self::walk(src, depth, build);
@@ -339,7 +355,11 @@ impl Frame {
         I: IntoIterator<Item = A>,
         A: AsRef<[u8]>,
     {
-        let f = Frame::Array(args.into_iter().map(|a| Frame::Bulk(a.as_ref().to_vec())).collect());
+        let f = Frame::Array(
+            args.into_iter()
+                .map(|a| Frame::Bulk(a.as_ref().to_vec()))
+                .collect(),
+        );
         let mut out = Vec::new();
         f.encode(&mut out);
         out
@@ -372,8 +392,13 @@ mod tests {
             Frame::Null,
             Frame::Map(vec![(Frame::Bulk(b"k".to_vec()), Frame::Double(1.5))]),
             Frame::Set(vec![Frame::Boolean(true), Frame::Boolean(false)]),
-            Frame::Push(vec![Frame::BigNumber(b"-123456789012345678901234567890".to_vec())]),
-            Frame::Verbatim { format: *b"txt", text: b"hello".to_vec() },
+            Frame::Push(vec![Frame::BigNumber(
+                b"-123456789012345678901234567890".to_vec(),
+            )]),
+            Frame::Verbatim {
+                format: *b"txt",
+                text: b"hello".to_vec(),
+            },
         ]);
         let mut out = Vec::new();
         f.encode(&mut out);

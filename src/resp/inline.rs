@@ -125,8 +125,11 @@ mod tests {
     use super::*;
 
     fn split(s: &str) -> Result<Vec<String>, SplitError> {
-        split_args(s.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())
+        split_args(s.as_bytes()).map(|v| {
+            v.into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect()
+        })
     }
 
     #[test]
@@ -138,7 +141,10 @@ mod tests {
 
     #[test]
     fn double_quotes_and_escapes() {
-        assert_eq!(split(r#"set "a b" "\x41\n\"""#).unwrap(), ["set", "a b", "A\n\""]);
+        assert_eq!(
+            split(r#"set "a b" "\x41\n\"""#).unwrap(),
+            ["set", "a b", "A\n\""]
+        );
         assert_eq!(split(r#""\xZZ""#).unwrap(), ["xZZ"]);
         assert_eq!(split(r#""""#).unwrap(), [""]);
         assert_eq!(split(r#"a"b c""#).unwrap(), ["ab c"]);

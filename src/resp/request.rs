@@ -76,7 +76,10 @@ pub struct RequestLimits {
 
 impl Default for RequestLimits {
     fn default() -> Self {
-        RequestLimits { max_bulk_len: 512 * 1024 * 1024, unauthenticated: false }
+        RequestLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
+        }
     }
 }
 
@@ -129,7 +132,10 @@ pub fn string2ll(s: &[u8]) -> Option<i64> {
 }
 
 fn find(buf: &[u8], from: usize, byte: u8) -> Option<usize> {
-    buf.get(from..)?.iter().position(|&b| b == byte).map(|p| p + from)
+    buf.get(from..)?
+        .iter()
+        .position(|&b| b == byte)
+        .map(|p| p + from)
 }
 
 /// Reads a `<prefix><number>\r` header at `pos`: returns the number and the
@@ -149,7 +155,9 @@ fn header(
     if cr + 2 > buf.len() {
         return Ok(None);
     }
-    Ok(Some((string2ll(&buf[pos + 1..cr]), cr + 2)))
+    // `cr == pos` when the line is a bare "\r": no tag byte, no number.
+    let number = buf.get(pos + 1..cr).and_then(string2ll);
+    Ok(Some((number, cr + 2)))
 }
 
 /// Scans one request at the start of `buf` without allocating.
@@ -166,7 +174,11 @@ pub fn check(buf: &[u8], limits: &RequestLimits) -> Result<Checked, ProtocolErro
 /// # Errors
 /// The same errors as [`check`], plus [`ProtocolError::UnbalancedQuotes`] for
 /// inline requests.
-pub fn parse(buf: &[u8], limits: &RequestLimits, req: &mut Request) -> Result<Checked, ProtocolError> {
+pub fn parse(
+    buf: &[u8],
+    limits: &RequestLimits,
+    req: &mut Request,
+) -> Result<Checked, ProtocolError> {
     req.args.clear();
     walk(buf, limits, Some(req))
 }
@@ -197,7 +209,8 @@ fn walk(
     }
     if let Some(req) = out.as_deref_mut() {
         // Bounded: the count is untrusted until the arguments arrive.
-        req.args.reserve(usize::try_from(count.min(1024)).unwrap_or(0));
+        req.args
+            .reserve(usize::try_from(count.min(1024)).unwrap_or(0));
     }
     for _ in 0..count {
         let Some(&tag) = buf.get(pos) else {
@@ -218,7 +231,9 @@ fn walk(
             return Err(ProtocolError::UnauthenticatedBulk);
         }
         let len = usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
-        let end = data.checked_add(len).ok_or(ProtocolError::InvalidBulkLength)?;
+        let end = data
+            .checked_add(len)
+            .ok_or(ProtocolError::InvalidBulkLength)?;
         if end + 2 > buf.len() {
             return Ok(Checked::Incomplete);
         }
@@ -266,7 +281,17 @@ mod tests {
         assert_eq!(string2ll(b"-12"), Some(-12));
         assert_eq!(string2ll(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1a"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+        ] {
             assert_eq!(string2ll(bad), None, "{bad:?}");
         }
     }
@@ -278,18 +303,33 @@ mod tests {
         assert_eq!(c, Checked::Complete(full.len()));
         assert_eq!(args, [b"ECHO".to_vec(), b"hey".to_vec()]);
         for cut in 0..full.len() {
-            assert_eq!(one(&full[..cut]).unwrap().0, Checked::Incomplete, "cut at {cut}");
+            assert_eq!(
+                one(&full[..cut]).unwrap().0,
+                Checked::Incomplete,
+                "cut at {cut}"
+            );
         }
     }
 
     #[test]
     fn redis_protocol_errors() {
         assert_eq!(one(b"*abc\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(one(b"*3000000000\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(one(b"*1\r\n+foo\r\n"), Err(ProtocolError::ExpectedBulk(b'+')));
+        assert_eq!(
+            one(b"*3000000000\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            one(b"*1\r\n+foo\r\n"),
+            Err(ProtocolError::ExpectedBulk(b'+'))
+        );
         assert_eq!(one(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(one(b"*1\r\n$600000000\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(
+            one(b"*1\r\n$600000000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
         assert_eq!(one(b"set \"a\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        // Found by the fuzz test: a bulk header that is only "\r\n".
+        assert_eq!(one(b"*1\r\n\r\n"), Err(ProtocolError::ExpectedBulk(b'\r')));
         assert_eq!(
             ProtocolError::ExpectedBulk(b'+').to_string(),
             "expected '$', got '+'"
@@ -325,8 +365,14 @@ mod tests {
 
     #[test]
     fn unauthenticated_limits() {
-        let limits = RequestLimits { unauthenticated: true, ..RequestLimits::default() };
-        assert_eq!(check(b"*11\r\n", &limits), Err(ProtocolError::UnauthenticatedMultibulk));
+        let limits = RequestLimits {
+            unauthenticated: true,
+            ..RequestLimits::default()
+        };
+        assert_eq!(
+            check(b"*11\r\n", &limits),
+            Err(ProtocolError::UnauthenticatedMultibulk)
+        );
         assert_eq!(
             check(b"*1\r\n$16385\r\n", &limits),
             Err(ProtocolError::UnauthenticatedBulk)

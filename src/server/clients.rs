@@ -45,7 +45,10 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// A copy of the mutable part.
     pub fn meta(&self) -> ClientMeta {
-        self.meta.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.meta
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Updates the mutable part.
@@ -55,12 +58,19 @@ impl ClientInfo {
 
     /// Marks activity now.
     pub fn touch(&self) {
-        *self.last_interaction.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        *self
+            .last_interaction
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
     }
 
     /// Seconds since the last command.
     pub fn idle_secs(&self) -> u64 {
-        self.last_interaction.lock().unwrap_or_else(PoisonError::into_inner).elapsed().as_secs()
+        self.last_interaction
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+            .as_secs()
     }
 
     /// The CLIENT LIST line (without the trailing newline), in Redis's field order.
@@ -86,7 +96,11 @@ impl ClientInfo {
             self.idle_secs(),
             m.multi,
             m.qbuf,
-            if m.last_cmd.is_empty() { "NULL" } else { &m.last_cmd },
+            if m.last_cmd.is_empty() {
+                "NULL"
+            } else {
+                &m.last_cmd
+            },
             m.resp,
         )
     }
@@ -111,7 +125,11 @@ impl Registry {
             fd,
             created: now,
             last_interaction: Mutex::new(now),
-            meta: Mutex::new(ClientMeta { resp: 2, multi: -1, ..ClientMeta::default() }),
+            meta: Mutex::new(ClientMeta {
+                resp: 2,
+                multi: -1,
+                ..ClientMeta::default()
+            }),
         });
         self.lock().insert(id, Arc::clone(&info));
         info

@@ -17,8 +17,8 @@ use tokio::net::TcpStream;
 use super::Shared;
 use super::clients::ClientInfo;
 use crate::cmd::{self, Ctx, Flow, Session};
-use crate::resp::request::{self, Checked, Request, RequestLimits};
 use crate::resp::Reply;
+use crate::resp::request::{self, Checked, Request, RequestLimits};
 
 /// Reads are made with at least this much free space in the buffer.
 const READ_CHUNK: usize = 16 * 1024;
@@ -28,7 +28,9 @@ const KEEP_OUTPUT_CAPACITY: usize = 1024 * 1024;
 
 /// Answers a connection refused because of `maxclients`.
 pub async fn refuse(mut stream: TcpStream) {
-    let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+    let _ = stream
+        .write_all(b"-ERR max number of clients reached\r\n")
+        .await;
     let _ = stream.shutdown().await;
 }
 
@@ -57,9 +59,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
             if idle_timeout == 0 {
                 Some(stream.read_buf(&mut inbuf).await)
             } else {
-                tokio::time::timeout(Duration::from_secs(idle_timeout), stream.read_buf(&mut inbuf))
-                    .await
-                    .ok()
+                tokio::time::timeout(
+                    Duration::from_secs(idle_timeout),
+                    stream.read_buf(&mut inbuf),
+                )
+                .await
+                .ok()
             }
         };
         let n = tokio::select! {
@@ -74,11 +79,21 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
                 Some(Ok(n)) => n,
             },
         };
-        shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
+        shared
+            .stats
+            .total_net_input_bytes
+            .fetch_add(n as u64, Relaxed);
         shared.stats.total_reads_processed.fetch_add(1, Relaxed);
         session.client.touch();
 
-        let after = process(&shared, &mut session, &mut inbuf, &mut out, &mut errors, &mut req);
+        let after = process(
+            &shared,
+            &mut session,
+            &mut inbuf,
+            &mut out,
+            &mut errors,
+            &mut req,
+        );
         shared.stats.record_errors(&errors);
         errors.clear();
         let qbuf = inbuf.len();
@@ -87,7 +102,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
             if stream.write_all(&out).await.is_err() {
                 break;
             }
-            shared.stats.total_net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+            shared
+                .stats
+                .total_net_output_bytes
+                .fetch_add(out.len() as u64, Relaxed);
             shared.stats.total_writes_processed.fetch_add(1, Relaxed);
             out.clear();
             if out.capacity() > KEEP_OUTPUT_CAPACITY {
@@ -142,7 +160,11 @@ fn process(
                 if req.args.is_empty() {
                     continue;
                 }
-                let mut ctx = Ctx { shared, session, reply: &mut reply };
+                let mut ctx = Ctx {
+                    shared,
+                    session,
+                    reply: &mut reply,
+                };
                 match cmd::execute(&mut ctx, &req.args) {
                     Flow::Continue => {}
                     Flow::Close => {

@@ -10,8 +10,15 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Shared;
 use crate::cmd::all_commands;
 
-const DEFAULT: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "errorstats", "keyspace"];
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "errorstats",
+    "keyspace",
+];
 const ALL: &[&str] = &[
     "server",
     "clients",
@@ -28,7 +35,11 @@ fn rss_bytes() -> u64 {
     let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
         return 0;
     };
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -79,15 +90,29 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_micros())
                 .unwrap_or(0);
-            let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
-            let conf = settings.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let conf = settings
+                .config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             out.push_str("# Server\r\n");
-            kv(out, "redis_version", &crate::cmd::connection::REDIS_COMPAT_VERSION);
+            kv(
+                out,
+                "redis_version",
+                &crate::cmd::connection::REDIS_COMPAT_VERSION,
+            );
             kv(out, "eddy_version", &env!("CARGO_PKG_VERSION"));
             kv(out, "redis_git_sha1", &"00000000");
             kv(out, "redis_git_dirty", &0);
             kv(out, "redis_mode", &"standalone");
-            kv(out, "os", &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            kv(
+                out,
+                "os",
+                &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            );
             kv(out, "arch_bits", &(usize::BITS));
             kv(out, "multiplexing_api", &"tokio");
             kv(out, "process_id", &std::process::id());
@@ -125,24 +150,59 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
             kv(out, "loading", &0);
             kv(out, "async_loading", &0);
             kv(out, "aof_enabled", &1);
-            let fsync = settings.get("appendfsync").map(crate::config::render).unwrap_or_default();
+            let fsync = settings
+                .get("appendfsync")
+                .map(crate::config::render)
+                .unwrap_or_default();
             kv(out, "appendfsync", &fsync);
         }
         "stats" => {
             out.push_str("# Stats\r\n");
-            kv(out, "total_connections_received", &st.total_connections_received.load(Relaxed));
-            kv(out, "total_commands_processed", &st.total_commands_processed.load(Relaxed));
+            kv(
+                out,
+                "total_connections_received",
+                &st.total_connections_received.load(Relaxed),
+            );
+            kv(
+                out,
+                "total_commands_processed",
+                &st.total_commands_processed.load(Relaxed),
+            );
             kv(out, "instantaneous_ops_per_sec", &st.ops_per_sec());
-            kv(out, "total_net_input_bytes", &st.total_net_input_bytes.load(Relaxed));
-            kv(out, "total_net_output_bytes", &st.total_net_output_bytes.load(Relaxed));
-            kv(out, "rejected_connections", &st.rejected_connections.load(Relaxed));
+            kv(
+                out,
+                "total_net_input_bytes",
+                &st.total_net_input_bytes.load(Relaxed),
+            );
+            kv(
+                out,
+                "total_net_output_bytes",
+                &st.total_net_output_bytes.load(Relaxed),
+            );
+            kv(
+                out,
+                "rejected_connections",
+                &st.rejected_connections.load(Relaxed),
+            );
             kv(out, "expired_keys", &0);
             kv(out, "evicted_keys", &0);
             kv(out, "keyspace_hits", &st.keyspace_hits.load(Relaxed));
             kv(out, "keyspace_misses", &st.keyspace_misses.load(Relaxed));
-            kv(out, "total_error_replies", &st.total_error_replies.load(Relaxed));
-            kv(out, "total_reads_processed", &st.total_reads_processed.load(Relaxed));
-            kv(out, "total_writes_processed", &st.total_writes_processed.load(Relaxed));
+            kv(
+                out,
+                "total_error_replies",
+                &st.total_error_replies.load(Relaxed),
+            );
+            kv(
+                out,
+                "total_reads_processed",
+                &st.total_reads_processed.load(Relaxed),
+            );
+            kv(
+                out,
+                "total_writes_processed",
+                &st.total_writes_processed.load(Relaxed),
+            );
         }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
@@ -154,8 +214,13 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
                     continue;
                 }
                 let usec = s.usec.load(Relaxed);
-                let per = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
-                kv(out, 
+                let per = if calls == 0 {
+                    0.0
+                } else {
+                    usec as f64 / calls as f64
+                };
+                kv(
+                    out,
                     &format!("cmdstat_{}", e.fullname),
                     &format!(
                         "calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={}",

@@ -3,8 +3,7 @@
 //! A line reads `<pid>:M <day> <mon> <year> <hh:mm:ss.mmm> <sym> <message>`
 //! where the symbol is `.` for debug, `-` for verbose, `*` for notice and
 //! `#` for warning, as in Redis. `loglevel` maps to tracing levels
-//! (debug = TRACE, verbose = DEBUG, notice = INFO, warning = WARN, nothing =
-//! off) and can change at run time; `logfile` empty means standard output.
+//! (debug = TRACE, verbose = DEBUG, notice = INFO, warning = WARN) and can change at run time; `logfile` empty means standard output.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,8 +15,8 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::reload;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use super::LogHook;
 use crate::config::{LogLevel, Settings};
@@ -29,7 +28,6 @@ pub fn level_filter(level: LogLevel) -> LevelFilter {
         LogLevel::Verbose => LevelFilter::DEBUG,
         LogLevel::Notice => LevelFilter::INFO,
         LogLevel::Warning => LevelFilter::WARN,
-        LogLevel::Nothing => LevelFilter::OFF,
     }
 }
 
@@ -39,8 +37,9 @@ pub struct RedisFormat;
 
 /// `22 Nov 2026 00:08:48.123` (UTC) for a Unix time in milliseconds.
 pub fn timestamp(ms: u128) -> String {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = i64::try_from(ms / 1000).unwrap_or(0);
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
@@ -81,7 +80,10 @@ where
             Level::INFO => '*',
             Level::WARN | Level::ERROR => '#',
         };
-        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         write!(writer, "{}:M {} {sym} ", std::process::id(), timestamp(ms))?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
@@ -97,13 +99,21 @@ pub fn init(settings: &Settings) -> std::io::Result<LogHook> {
     let writer = if settings.logfile().is_empty() {
         BoxMakeWriter::new(std::io::stdout)
     } else {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(settings.logfile())?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(settings.logfile())?;
         BoxMakeWriter::new(std::sync::Mutex::new(file))
     };
     let (filter, handle) = reload::Layer::new(level_filter(settings.loglevel()));
-    let fmt_layer = tracing_subscriber::fmt::layer().event_format(RedisFormat).with_writer(writer);
+    let fmt_layer = tracing_subscriber::fmt::layer()
+        .event_format(RedisFormat)
+        .with_writer(writer);
     // A second init (tests) keeps the first logger.
-    let _ = tracing_subscriber::registry().with(filter).with(fmt_layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .try_init();
     Ok(LogHook(Box::new(move |level| {
         let _ = handle.modify(|f| *f = level_filter(level));
     })))
@@ -114,7 +124,13 @@ mod tests {
     #[test]
     fn timestamps_like_redis() {
         assert_eq!(super::timestamp(0), "01 Jan 1970 00:00:00.000");
-        assert_eq!(super::timestamp(1_795_306_128_123), "22 Nov 2026 00:08:48.123");
-        assert_eq!(super::timestamp(951_782_400_000), "29 Feb 2000 00:00:00.000");
+        assert_eq!(
+            super::timestamp(1_795_306_128_123),
+            "22 Nov 2026 00:08:48.123"
+        );
+        assert_eq!(
+            super::timestamp(951_782_400_000),
+            "29 Feb 2000 00:00:00.000"
+        );
     }
 }

@@ -68,7 +68,12 @@ fn random_hex(n: usize) -> String {
     while out.len() < n {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(i);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
         out.push_str(&format!("{:016x}", h.finish()));
         i += 1;
     }
@@ -122,7 +127,10 @@ impl Shared {
     /// # Errors
     /// Redis's error text (without `ERR `); nothing changed.
     pub fn config_set(&self, pairs: &[(String, String)]) -> Result<(), String> {
-        let mut s = self.settings.write().unwrap_or_else(PoisonError::into_inner);
+        let mut s = self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let old = s.clone();
         s.config_set(pairs)?;
         let new = s.clone();
@@ -140,7 +148,10 @@ impl Shared {
     pub fn reload(&self) -> Result<Vec<&'static str>, ConfigError> {
         let file = self.settings().config_file.clone();
         let new = crate::config::load(file.as_deref(), &self.overrides)?;
-        let mut s = self.settings.write().unwrap_or_else(PoisonError::into_inner);
+        let mut s = self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let old = s.clone();
         let mut changed = Vec::new();
         for (i, spec) in SPECS.iter().enumerate() {
@@ -151,7 +162,10 @@ impl Shared {
                 s.set_value(i, new.value(i).clone());
                 changed.push(spec.name);
             } else {
-                tracing::warn!("{} cannot change at run time; restart to apply it", spec.name);
+                tracing::warn!(
+                    "{} cannot change at run time; restart to apply it",
+                    spec.name
+                );
             }
         }
         let updated = s.clone();
@@ -161,9 +175,14 @@ impl Shared {
     }
 
     fn after_change(&self, old: &Settings, new: &Settings) {
-        self.auth_required.store(new.requirepass().is_some(), Relaxed);
+        self.auth_required
+            .store(new.requirepass().is_some(), Relaxed);
         if old.loglevel() != new.loglevel()
-            && let Some(hook) = self.log_hook.lock().unwrap_or_else(PoisonError::into_inner).as_ref()
+            && let Some(hook) = self
+                .log_hook
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
         {
             (hook.0)(new.loglevel());
         }
@@ -213,7 +232,10 @@ impl Server {
                 }
                 Err(e) if optional => tracing::warn!("Could not bind {host}:{p}: {e}"),
                 Err(e) => {
-                    return Err(std::io::Error::new(e.kind(), format!("bind {host}:{p}: {e}")));
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("bind {host}:{p}: {e}"),
+                    ));
                 }
             }
         }
@@ -246,7 +268,11 @@ impl Server {
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let mut tasks = Vec::new();
         for listener in self.listeners {
-            tasks.push(tokio::spawn(accept_loop(Arc::clone(&shared), listener, done_tx.clone())));
+            tasks.push(tokio::spawn(accept_loop(
+                Arc::clone(&shared),
+                listener,
+                done_tx.clone(),
+            )));
         }
         tasks.push(tokio::spawn(sampler(Arc::clone(&shared))));
         drop(done_tx);
@@ -291,7 +317,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, done: mpsc::Sen
                 continue;
             }
         };
-        shared.stats.total_connections_received.fetch_add(1, Relaxed);
+        shared
+            .stats
+            .total_connections_received
+            .fetch_add(1, Relaxed);
         if shared.clients.len() >= shared.settings().maxclients() {
             shared.stats.rejected_connections.fetch_add(1, Relaxed);
             tokio::spawn(connection::refuse(stream));

@@ -86,8 +86,12 @@ impl Stats {
         if codes.is_empty() {
             return;
         }
-        self.total_error_replies.fetch_add(codes.len() as u64, Relaxed);
-        let mut map = self.errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.total_error_replies
+            .fetch_add(codes.len() as u64, Relaxed);
+        let mut map = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for code in codes {
             // Redis caps the table at 128 kinds so clients cannot grow it.
             if map.len() < 128 || map.contains_key(code) {
@@ -98,14 +102,20 @@ impl Stats {
 
     /// `(code, count)` for INFO errorstats.
     pub fn error_counts(&self) -> Vec<(String, u64)> {
-        let map = self.errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// Called every 100 ms; records the command rate.
     pub fn sample(&self, now_ms: u64) {
         let count = self.total_commands_processed.load(Relaxed);
-        let mut s = self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if s.last_ms != 0 && now_ms > s.last_ms {
             let per_sec = count.saturating_sub(s.last_count) * 1000 / (now_ms - s.last_ms);
             let i = s.idx;
@@ -118,7 +128,10 @@ impl Stats {
 
     /// The mean of the recent samples.
     pub fn ops_per_sec(&self) -> u64 {
-        let s = self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let s = self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.ring.iter().sum::<u64>() / SAMPLES as u64
     }
 
@@ -143,7 +156,13 @@ impl Stats {
                 a.store(0, Relaxed);
             }
         }
-        self.errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
-        *self.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Sampler::default();
+        self.errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        *self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Sampler::default();
     }
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eddy::config::{Settings, parse_value, spec_index, SPECS};
+use eddy::config::{SPECS, Settings, parse_value, spec_index};
 use eddy::resp::Frame;
 use eddy::server::{Server, Shared};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,7 +24,11 @@ pub fn settings(dir: &std::path::Path, overrides: &[(&str, &str)]) -> Settings {
     let mut set = |name: &str, value: &str| {
         let idx = spec_index(name).expect("known setting");
         let args: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
-        let args = if args.is_empty() { vec![String::new()] } else { args };
+        let args = if args.is_empty() {
+            vec![String::new()]
+        } else {
+            args
+        };
         let v = parse_value(&SPECS[idx], &args).expect("valid value");
         s.set_value(idx, v);
     };
@@ -48,11 +52,18 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(overrides: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let server = Server::bind(settings(dir.path(), overrides), Vec::new()).await.expect("bind");
+        let server = Server::bind(settings(dir.path(), overrides), Vec::new())
+            .await
+            .expect("bind");
         let addr = server.local_addr().expect("addr");
         let shared = server.shared();
         let handle = tokio::spawn(server.run());
-        TestServer { addr, shared, handle, _dir: dir }
+        TestServer {
+            addr,
+            shared,
+            handle,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -62,12 +73,18 @@ impl TestServer {
     /// Requests a graceful shutdown and waits for it.
     pub async fn stop(self) {
         self.shared.request_shutdown();
-        tokio::time::timeout(WAIT, self.handle).await.expect("shutdown in time").expect("join");
+        tokio::time::timeout(WAIT, self.handle)
+            .await
+            .expect("shutdown in time")
+            .expect("join");
     }
 
     /// Waits until the server stopped by itself (SHUTDOWN).
     pub async fn wait_stopped(self) {
-        tokio::time::timeout(WAIT, self.handle).await.expect("shutdown in time").expect("join");
+        tokio::time::timeout(WAIT, self.handle)
+            .await
+            .expect("shutdown in time")
+            .expect("join");
     }
 }
 
@@ -79,7 +96,10 @@ pub struct Raw {
 
 impl Raw {
     pub async fn connect(addr: SocketAddr) -> Raw {
-        Raw { stream: TcpStream::connect(addr).await.expect("connect"), buf: Vec::new() }
+        Raw {
+            stream: TcpStream::connect(addr).await.expect("connect"),
+            buf: Vec::new(),
+        }
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
@@ -103,7 +123,11 @@ impl Raw {
                 .await
                 .expect("reply in time")
                 .expect("read");
-            assert!(got > 0, "connection closed after {:?}", String::from_utf8_lossy(&self.buf));
+            assert!(
+                got > 0,
+                "connection closed after {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
             self.buf.extend_from_slice(&chunk[..got]);
         }
     }
@@ -150,7 +174,10 @@ fn free_port() -> u16 {
 
 /// Starts redis-server with `extra` arguments, or says why it cannot.
 pub async fn start_redis(extra: &[&str]) -> Option<RedisServer> {
-    let found = Command::new("redis-server").arg("--version").output().is_ok();
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !found {
         println!("skipped: redis-server is not on PATH, differential test not run");
         return None;
@@ -158,10 +185,19 @@ pub async fn start_redis(extra: &[&str]) -> Option<RedisServer> {
     for _ in 0..5 {
         let port = free_port();
         let mut c = Command::new("redis-server");
-        c.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        c.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         let child = c.spawn().ok()?;
         let server = RedisServer { child, port };
         for _ in 0..100 {
@@ -195,7 +231,10 @@ pub async fn run_script(addr: SocketAddr, script: &[u8], marker: &[u8]) -> Vec<u
                     return out;
                 }
             }
-            Err(_) => panic!("no end marker for script {:?}", String::from_utf8_lossy(script)),
+            Err(_) => panic!(
+                "no end marker for script {:?}",
+                String::from_utf8_lossy(script)
+            ),
         }
     }
 }
