@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-
 use crate::error::Error;
 use crate::keyspace::Keyspace;
 
@@ -43,8 +42,10 @@ pub struct SnapshotRef<'a> {
 
 /// Serializes a snapshot covering the log up to `position` (exclusive).
 pub fn encode(snapshot: &SnapshotRef<'_>, position: u64) -> Result<Vec<u8>, Error> {
-    let payload = postcard::to_stdvec(snapshot)
-        .map_err(|e| Error::CheckpointInvalid { path: PathBuf::new(), reason: e.to_string() })?;
+    let payload = postcard::to_stdvec(snapshot).map_err(|e| Error::CheckpointInvalid {
+        path: PathBuf::new(),
+        reason: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -72,7 +73,9 @@ pub fn write(dir: &Path, bytes: &[u8]) -> Result<(), Error> {
     f.sync_all().map_err(io(&tmp))?;
     drop(f);
     fs::rename(&tmp, &dst).map_err(io(&dst))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
     Ok(())
 }
 
@@ -85,12 +88,17 @@ pub fn read(dir: &Path) -> Result<Option<(Snapshot, u64)>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(Error::CheckpointIo { path, source }),
     };
-    decode(&bytes).map(Some).map_err(|reason| Error::CheckpointInvalid { path, reason })
+    decode(&bytes)
+        .map(Some)
+        .map_err(|reason| Error::CheckpointInvalid { path, reason })
 }
 
 fn decode(bytes: &[u8]) -> Result<(Snapshot, u64), String> {
     if bytes.len() < HEADER {
-        return Err(format!("file of {} bytes is shorter than the header", bytes.len()));
+        return Err(format!(
+            "file of {} bytes is shorter than the header",
+            bytes.len()
+        ));
     }
     if &bytes[..8] != MAGIC {
         return Err("bad magic".into());
@@ -112,7 +120,10 @@ fn decode(bytes: &[u8]) -> Result<(Snapshot, u64), String> {
     let stored = u32::from_le_bytes(crc_b);
     let payload = &bytes[HEADER..];
     if payload.len() as u64 != len {
-        return Err(format!("payload is {} bytes, header says {len}", payload.len()));
+        return Err(format!(
+            "payload is {} bytes, header says {len}",
+            payload.len()
+        ));
     }
     let mut crc = crc32fast::Hasher::new();
     crc.update(&bytes[8..28]);

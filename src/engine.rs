@@ -71,7 +71,8 @@ impl Engine {
             s.idmp_mut().set_config(self.idmp_default);
             self.keyspace.insert(key, Value::Stream(s));
         }
-        self.stream_mut(key)?.ok_or_else(|| Error::corrupt("stream vanished"))
+        self.stream_mut(key)?
+            .ok_or_else(|| Error::corrupt("stream vanished"))
     }
 
     fn count(&mut self, bytes: usize) {
@@ -119,12 +120,21 @@ impl Engine {
             let mut prev_ms = 0;
             for (i, item) in items.iter().enumerate() {
                 let id = stream.resolve_id(item.id, now_ms)?;
-                let len: u64 = item.fields.iter().map(|(f, v)| (f.len() + v.len()) as u64).sum();
+                let len: u64 = item
+                    .fields
+                    .iter()
+                    .map(|(f, v)| (f.len() + v.len()) as u64)
+                    .sum();
                 let new_block = stream.needs_new_block(len, limits);
                 if i == 0 && !new_block {
                     pending.prev = tail_last(stream);
                 }
-                let e = NewEntry { id, new_block, idmp: item.idmp, fields: item.fields };
+                let e = NewEntry {
+                    id,
+                    new_block,
+                    idmp: item.idmp,
+                    fields: item.fields,
+                };
                 let size = entry::encoded_size(&e, prev_ms);
                 prev_ms = id.ms;
                 let fields = item.fields.iter().copied();
@@ -153,7 +163,11 @@ impl Engine {
         entry::encode_run(key, pending.prev, &news, &mut buf);
         let mut trim_buf = Vec::new();
         if let Some((effect, _)) = &trim_plan {
-            Record::Trim { key, effect: *effect }.encode(&mut trim_buf);
+            Record::Trim {
+                key,
+                effect: *effect,
+            }
+            .encode(&mut trim_buf);
         }
         let written = if buf.len() > MAX_RECORD_LEN || trim_buf.len() > MAX_RECORD_LEN {
             Err(Error::TooLarge)
@@ -176,7 +190,9 @@ impl Engine {
             }
         };
         self.count(len);
-        let stream = self.stream_mut(key)?.ok_or_else(|| Error::corrupt("stream vanished"))?;
+        let stream = self
+            .stream_mut(key)?
+            .ok_or_else(|| Error::corrupt("stream vanished"))?;
         stream.settle(pos.0);
         for (id, idmp) in ids.iter().zip(idmps) {
             if let Some((pid, iid)) = idmp {
@@ -202,7 +218,13 @@ impl Engine {
     }
 
     /// Applies one record read back from the log during recovery.
-    pub fn replay(&mut self, wal: &Wal, pos: Position, kind: u8, payload: &[u8]) -> Result<(), Error> {
+    pub fn replay(
+        &mut self,
+        wal: &Wal,
+        pos: Position,
+        kind: u8,
+        payload: &[u8],
+    ) -> Result<(), Error> {
         if kind == kind::XADD {
             return self.apply_run(wal, pos, payload);
         }
@@ -215,9 +237,18 @@ impl Engine {
         let stream = self.stream_or_create(header.key)?;
         let mut i = 0;
         while let Some(e) = reader.next_entry()? {
-            let span = payload.get(e.fields.clone()).ok_or_else(|| Error::corrupt("span"))?;
+            let span = payload
+                .get(e.fields.clone())
+                .ok_or_else(|| Error::corrupt("span"))?;
             let new_block = e.flags & entry::FLAG_NEW_BLOCK != 0;
-            stream.apply_add(wal, Addr::new(pos.0, i), e.id, new_block, Fields::new(span), e.size)?;
+            stream.apply_add(
+                wal,
+                Addr::new(pos.0, i),
+                e.id,
+                new_block,
+                Fields::new(span),
+                e.size,
+            )?;
             if let Some((pid, iid)) = e.idmp {
                 stream.idmp_mut().record(pid, iid, e.id);
             }
@@ -238,7 +269,12 @@ impl Engine {
                     s.apply_trim(wal, effect)?;
                 }
             }
-            Record::Xsetid { key, last_id, entries_added, max_deleted } => {
+            Record::Xsetid {
+                key,
+                last_id,
+                entries_added,
+                max_deleted,
+            } => {
                 if let Some(s) = self.stream_mut(key)? {
                     s.apply_setid(*last_id, *entries_added, *max_deleted);
                 }
@@ -258,9 +294,16 @@ impl Engine {
             Record::Create { key } => {
                 self.stream_or_create(key)?;
             }
-            Record::IdmpConfig { key, duration_s, max_size } => {
+            Record::IdmpConfig {
+                key,
+                duration_s,
+                max_size,
+            } => {
                 if let Some(s) = self.stream_mut(key)? {
-                    let c = IdmpConfig { duration_s: *duration_s, max_size: *max_size };
+                    let c = IdmpConfig {
+                        duration_s: *duration_s,
+                        max_size: *max_size,
+                    };
                     s.idmp_mut().set_config(c);
                 }
             }

@@ -130,7 +130,10 @@ mod tests {
             ("[a-c]", "d"),
         ];
         for (p, s) in no {
-            assert!(!matches(p.as_bytes(), s.as_bytes()), "{p} should not match {s}");
+            assert!(
+                !matches(p.as_bytes(), s.as_bytes()),
+                "{p} should not match {s}"
+            );
         }
     }
 }

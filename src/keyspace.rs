@@ -96,7 +96,11 @@ impl Keyspace {
 
     /// Keys matching a glob pattern (KEYS), in creation order.
     pub fn keys(&self, pattern: &[u8]) -> Vec<Vec<u8>> {
-        self.order.values().filter(|k| glob::matches(pattern, k)).map(|k| k.to_vec()).collect()
+        self.order
+            .values()
+            .filter(|k| glob::matches(pattern, k))
+            .map(|k| k.to_vec())
+            .collect()
     }
 
     /// One SCAN step: visits up to `count` slots from `cursor`, returns the

@@ -27,9 +27,9 @@ pub mod store;
 pub mod stream;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use eddy_wal::FsyncPolicy;
 pub use engine::AppendItem;
 pub use error::{Error, Result};
-pub use eddy_wal::FsyncPolicy;
 pub use keyspace::Value;
 pub use store::{AddArgs, Added, CheckpointInfo, Expect, RecoveryStats, Store, StoreOptions};
 pub use stream::{

@@ -36,7 +36,10 @@ pub mod kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record<'a> {
     /// Entries tombstoned by XDEL, each with its encoded size.
-    Xdel { key: &'a [u8], ids: Vec<(StreamId, u64)> },
+    Xdel {
+        key: &'a [u8],
+        ids: Vec<(StreamId, u64)>,
+    },
     /// A trim's effect on a stream.
     Trim { key: &'a [u8], effect: TrimEffect },
     /// XSETID.
@@ -55,7 +58,11 @@ pub enum Record<'a> {
     /// Empty stream created.
     Create { key: &'a [u8] },
     /// Idempotency window (seconds, entries per producer).
-    IdmpConfig { key: &'a [u8], duration_s: u64, max_size: u64 },
+    IdmpConfig {
+        key: &'a [u8],
+        duration_s: u64,
+        max_size: u64,
+    },
 }
 
 /// What a trim did: whole blocks dropped from the head, then entries below
@@ -105,7 +112,12 @@ impl Record<'_> {
                 put_varint(out, effect.marked);
                 put_varint(out, effect.marked_bytes);
             }
-            Record::Xsetid { key, last_id, entries_added, max_deleted } => {
+            Record::Xsetid {
+                key,
+                last_id,
+                entries_added,
+                max_deleted,
+            } => {
                 put_bytes(out, key);
                 put_id(out, *last_id);
                 match entries_added {
@@ -129,7 +141,11 @@ impl Record<'_> {
                 put_bytes(out, dst);
             }
             Record::Create { key } => put_bytes(out, key),
-            Record::IdmpConfig { key, duration_s, max_size } => {
+            Record::IdmpConfig {
+                key,
+                duration_s,
+                max_size,
+            } => {
                 put_bytes(out, key);
                 put_varint(out, *duration_s);
                 put_varint(out, *max_size);
@@ -167,7 +183,12 @@ impl Record<'_> {
                     1 => Some(c.varint()?),
                     _ => return Err(Error::corrupt("bad XSETID flag")),
                 };
-                Record::Xsetid { key, last_id, entries_added, max_deleted: c.opt_id()? }
+                Record::Xsetid {
+                    key,
+                    last_id,
+                    entries_added,
+                    max_deleted: c.opt_id()?,
+                }
             }
             kind::DEL => {
                 let n = c.len_prefix(payload.len())?;
@@ -178,7 +199,10 @@ impl Record<'_> {
                 Record::Del { keys }
             }
             kind::FLUSHALL => Record::FlushAll,
-            kind::RENAME => Record::Rename { src: c.bytes()?, dst: c.bytes()? },
+            kind::RENAME => Record::Rename {
+                src: c.bytes()?,
+                dst: c.bytes()?,
+            },
             kind::CREATE => Record::Create { key: c.bytes()? },
             kind::IDMP_CONFIG => Record::IdmpConfig {
                 key: c.bytes()?,
@@ -247,7 +271,10 @@ impl<'a> Cursor<'a> {
     }
     /// One byte.
     pub fn u8(&mut self) -> Result<u8, Error> {
-        let b = *self.buf.get(self.pos).ok_or_else(|| Error::corrupt("truncated record"))?;
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or_else(|| Error::corrupt("truncated record"))?;
         self.pos += 1;
         Ok(b)
     }
@@ -317,7 +344,10 @@ mod tests {
     #[test]
     fn records_round_trip() -> Result<(), Error> {
         let recs = [
-            Record::Xdel { key: b"s", ids: vec![(StreamId::new(1, 2), 10), (StreamId::new(3, 4), 20)] },
+            Record::Xdel {
+                key: b"s",
+                ids: vec![(StreamId::new(1, 2), 10), (StreamId::new(3, 4), 20)],
+            },
             Record::Trim {
                 key: b"s",
                 effect: TrimEffect {
@@ -333,11 +363,20 @@ mod tests {
                 entries_added: Some(7),
                 max_deleted: None,
             },
-            Record::Del { keys: vec![b"a", b"b"] },
+            Record::Del {
+                keys: vec![b"a", b"b"],
+            },
             Record::FlushAll,
-            Record::Rename { src: b"a", dst: b"b" },
+            Record::Rename {
+                src: b"a",
+                dst: b"b",
+            },
             Record::Create { key: b"c" },
-            Record::IdmpConfig { key: b"c", duration_s: 100, max_size: 100 },
+            Record::IdmpConfig {
+                key: b"c",
+                duration_s: 100,
+                max_size: 100,
+            },
         ];
         for r in recs {
             let mut b = Vec::new();

@@ -20,7 +20,9 @@ use crate::engine::{AppendItem, Engine};
 use crate::error::Error;
 use crate::keyspace::{Keyspace, Value};
 use crate::record::Record;
-use crate::stream::{Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, Stream, StreamId, StreamInfo, Trim};
+use crate::stream::{
+    Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, Stream, StreamId, StreamInfo, Trim,
+};
 
 /// Options of [`Store::open`].
 #[derive(Debug, Clone)]
@@ -85,7 +87,14 @@ pub struct AddArgs<'a> {
 impl<'a> AddArgs<'a> {
     /// `XADD key * fields...`.
     pub fn new(fields: &'a [(&'a [u8], &'a [u8])]) -> AddArgs<'a> {
-        AddArgs { id: IdSpec::Auto, fields, nomkstream: false, trim: None, expect: None, idmp: None }
+        AddArgs {
+            id: IdSpec::Auto,
+            fields,
+            nomkstream: false,
+            trim: None,
+            expect: None,
+            idmp: None,
+        }
     }
     /// With this ID form.
     pub fn id(mut self, id: IdSpec) -> Self {
@@ -162,8 +171,10 @@ impl Store {
     /// checkpoint.
     pub fn open(dir: impl AsRef<Path>, opts: StoreOptions) -> Result<Store, Error> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir)
-            .map_err(|source| Error::CheckpointIo { path: dir.clone(), source })?;
+        fs::create_dir_all(&dir).map_err(|source| Error::CheckpointIo {
+            path: dir.clone(),
+            source,
+        })?;
         let wal = Arc::new(Wal::open(dir.join("wal"), opts.wal.clone())?);
         let (keyspace, checkpoint) = match checkpoint::read(&dir)? {
             Some((snap, pos)) => (snap.keyspace, Some(pos)),
@@ -172,10 +183,16 @@ impl Store {
         // Without a checkpoint the log must still hold everything.
         let from = checkpoint.unwrap_or(0);
         if wal.start().0 > from {
-            return Err(Error::LogGap { start: wal.start().0, needed: from });
+            return Err(Error::LogGap {
+                start: wal.start().0,
+                needed: from,
+            });
         }
         if from > wal.end().0 {
-            return Err(Error::LogGap { start: wal.end().0, needed: from });
+            return Err(Error::LogGap {
+                start: wal.end().0,
+                needed: from,
+            });
         }
         let mut engine = Engine::new(keyspace, opts.node_limits, opts.idmp);
         let mut reader = wal.reader(Position(from));
@@ -193,7 +210,11 @@ impl Store {
             clock: opts.clock,
             wait_for_durability: opts.wait_for_durability,
             checkpoint_every: (opts.checkpoint_every_records, opts.checkpoint_every_bytes),
-            recovery: RecoveryStats { checkpoint, records_replayed: replayed, replay_from: from },
+            recovery: RecoveryStats {
+                checkpoint,
+                records_replayed: replayed,
+                replay_from: from,
+            },
         })
     }
 
@@ -276,18 +297,31 @@ impl Store {
                     if let Some((pid, iid)) = args.idmp {
                         let at = now.max(s.last_id().ms);
                         if let Some(id) = s.idmp_mut().lookup(pid, iid, at) {
-                            return Ok(Some(Added { id, duplicate: true }));
+                            return Ok(Some(Added {
+                                id,
+                                duplicate: true,
+                            }));
                         }
                     }
                 }
             }
-            let item = AppendItem { id: args.id, fields: args.fields, idmp: args.idmp };
+            let item = AppendItem {
+                id: args.id,
+                fields: args.fields,
+                idmp: args.idmp,
+            };
             let (ids, end) = eng.append_run(&self.wal, key, &[item], args.trim.as_ref(), now)?;
-            let id = ids.first().copied().ok_or_else(|| Error::corrupt("no ID"))?;
+            let id = ids
+                .first()
+                .copied()
+                .ok_or_else(|| Error::corrupt("no ID"))?;
             (id, end, self.due(&eng))
         };
         self.finish(end, due)?;
-        Ok(Some(Added { id, duplicate: false }))
+        Ok(Some(Added {
+            id,
+            duplicate: false,
+        }))
     }
 
     /// Appends several entries to one stream in one atomic write (all or
@@ -332,7 +366,9 @@ impl Store {
     pub fn xdel(&self, key: &[u8], ids: &[StreamId]) -> Result<u64, Error> {
         let (n, end, due) = {
             let mut eng = self.lock_writable()?;
-            let Some(s) = eng.stream(key)? else { return Ok(0) };
+            let Some(s) = eng.stream(key)? else {
+                return Ok(0);
+            };
             let mut found: Vec<(StreamId, u64)> = Vec::new();
             for &id in ids {
                 if found.iter().any(|(f, _)| *f == id) {
@@ -359,8 +395,11 @@ impl Store {
         let (n, end, due) = {
             let mut eng = self.lock_writable()?;
             let max_entries = eng.limits.max_entries;
-            let Some(s) = eng.stream(key)? else { return Ok(0) };
-            let (effect, removed) = s.plan_trim(&self.wal, trim, max_entries, self.clock.now_ms())?;
+            let Some(s) = eng.stream(key)? else {
+                return Ok(0);
+            };
+            let (effect, removed) =
+                s.plan_trim(&self.wal, trim, max_entries, self.clock.now_ms())?;
             if removed == 0 {
                 return Ok(0);
             }
@@ -386,7 +425,12 @@ impl Store {
             let mut eng = self.lock_writable()?;
             let s = eng.stream(key)?.ok_or(Error::NoSuchKey)?;
             s.check_setid(&self.wal, last_id, entries_added, max_deleted)?;
-            let rec = Record::Xsetid { key, last_id, entries_added, max_deleted };
+            let rec = Record::Xsetid {
+                key,
+                last_id,
+                entries_added,
+                max_deleted,
+            };
             (eng.write(&self.wal, &rec)?, self.due(&eng))
         };
         self.finish(end, due)
@@ -409,12 +453,20 @@ impl Store {
         if self.lock().stream(key)?.is_none() {
             return Err(Error::NoSuchKey);
         }
-        self.write(&Record::IdmpConfig { key, duration_s: c.duration_s, max_size: c.max_size })
+        self.write(&Record::IdmpConfig {
+            key,
+            duration_s: c.duration_s,
+            max_size: c.max_size,
+        })
     }
 
     // ----- streams: reads -----
 
-    fn read<T>(&self, key: &[u8], f: impl FnOnce(&Stream, &Wal) -> Result<T, Error>) -> Result<Option<T>, Error> {
+    fn read<T>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&Stream, &Wal) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
         let eng = self.lock();
         match eng.stream(key)? {
             Some(s) => f(s, &self.wal).map(Some),
@@ -423,13 +475,27 @@ impl Store {
     }
 
     /// XRANGE: ascending, at most `count` entries. Missing key: empty.
-    pub fn xrange(&self, key: &[u8], range: IdRange, count: Option<usize>) -> Result<Vec<Entry>, Error> {
-        Ok(self.read(key, |s, w| s.range(w, range, count))?.unwrap_or_default())
+    pub fn xrange(
+        &self,
+        key: &[u8],
+        range: IdRange,
+        count: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
+        Ok(self
+            .read(key, |s, w| s.range(w, range, count))?
+            .unwrap_or_default())
     }
 
     /// XREVRANGE: descending, at most `count` entries.
-    pub fn xrevrange(&self, key: &[u8], range: IdRange, count: Option<usize>) -> Result<Vec<Entry>, Error> {
-        Ok(self.read(key, |s, w| s.rev_range(w, range, count))?.unwrap_or_default())
+    pub fn xrevrange(
+        &self,
+        key: &[u8],
+        range: IdRange,
+        count: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
+        Ok(self
+            .read(key, |s, w| s.rev_range(w, range, count))?
+            .unwrap_or_default())
     }
 
     /// XREAD without blocking: for each `(key, after)`, entries with a
@@ -475,12 +541,17 @@ impl Store {
     /// XINFO STREAM FULL's entries: the first `count` (0 = all).
     pub fn xinfo_entries(&self, key: &[u8], count: usize) -> Result<Vec<Entry>, Error> {
         let count = if count == 0 { None } else { Some(count) };
-        self.read(key, |s, w| s.range(w, IdRange::ALL, count))?.ok_or(Error::NoSuchKey)
+        self.read(key, |s, w| s.range(w, IdRange::ALL, count))?
+            .ok_or(Error::NoSuchKey)
     }
 
     /// Runs `f` on a stream under the engine lock (for layers built on the
     /// store, such as consumer groups).
-    pub fn with_stream<T>(&self, key: &[u8], f: impl FnOnce(&Stream, &Wal) -> Result<T, Error>) -> Result<Option<T>, Error> {
+    pub fn with_stream<T>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&Stream, &Wal) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
         self.read(key, f)
     }
 
@@ -508,12 +579,17 @@ impl Store {
     /// EXISTS: counts keys that exist (a key named twice counts twice).
     pub fn exists(&self, keys: &[&[u8]]) -> u64 {
         let eng = self.lock();
-        keys.iter().filter(|k| eng.keyspace.get(k).is_some()).count() as u64
+        keys.iter()
+            .filter(|k| eng.keyspace.get(k).is_some())
+            .count() as u64
     }
 
     /// TYPE: `"stream"`, or `"none"` for a missing key.
     pub fn key_type(&self, key: &[u8]) -> &'static str {
-        self.lock().keyspace.get(key).map_or("none", Value::type_name)
+        self.lock()
+            .keyspace
+            .get(key)
+            .map_or("none", Value::type_name)
     }
 
     /// KEYS pattern.
@@ -522,7 +598,13 @@ impl Store {
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: next cursor and keys.
-    pub fn scan(&self, cursor: u64, pattern: Option<&[u8]>, type_name: Option<&str>, count: usize) -> (u64, Vec<Vec<u8>>) {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        pattern: Option<&[u8]>,
+        type_name: Option<&str>,
+        count: usize,
+    ) -> (u64, Vec<Vec<u8>>) {
         self.lock().keyspace.scan(cursor, pattern, type_name, count)
     }
 
@@ -589,7 +671,12 @@ impl Store {
         let (bytes, position, min_live) = {
             let mut eng = self.lock();
             let position = self.wal.end().0;
-            let bytes = checkpoint::encode(&SnapshotRef { keyspace: &eng.keyspace }, position)?;
+            let bytes = checkpoint::encode(
+                &SnapshotRef {
+                    keyspace: &eng.keyspace,
+                },
+                position,
+            )?;
             eng.since_checkpoint = (0, 0);
             (bytes, position, eng.min_live_position())
         };
@@ -598,7 +685,11 @@ impl Store {
         checkpoint::write(&self.dir, &bytes)?;
         let cut = min_live.map_or(position, |p| p.min(position));
         let deleted = self.wal.delete_before(Position(cut))?;
-        Ok(CheckpointInfo { position, bytes: bytes.len() as u64, segments_deleted: deleted.len() })
+        Ok(CheckpointInfo {
+            position,
+            bytes: bytes.len() as u64,
+            segments_deleted: deleted.len(),
+        })
     }
 
     /// Makes everything durable and closes the log.
@@ -629,11 +720,14 @@ fn validate_fields(fields: &[(&[u8], &[u8])]) -> Result<(), Error> {
 fn check_expect(stream: Option<&Stream>, expect: Option<Expect>) -> Result<(), Error> {
     match (expect, stream) {
         (None, _) | (Some(Expect::NoStream), None) => Ok(()),
-        (Some(Expect::NoStream), Some(s)) => Err(Error::VersionConflictExists { actual: s.last_id() }),
+        (Some(Expect::NoStream), Some(s)) => Err(Error::VersionConflictExists {
+            actual: s.last_id(),
+        }),
         (Some(Expect::LastId(expected)), None) => Err(Error::VersionConflictMissing { expected }),
         (Some(Expect::LastId(expected)), Some(s)) if s.last_id() == expected => Ok(()),
-        (Some(Expect::LastId(expected)), Some(s)) => {
-            Err(Error::VersionConflict { expected, actual: s.last_id() })
-        }
+        (Some(Expect::LastId(expected)), Some(s)) => Err(Error::VersionConflict {
+            expected,
+            actual: s.last_id(),
+        }),
     }
 }

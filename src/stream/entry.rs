@@ -177,7 +177,15 @@ impl<'a> RunReader<'a> {
         };
         let count = cur.len_prefix(Addr::MAX_RUN)?;
         let header = RunHeader { key, prev, count };
-        Ok((header, RunReader { payload, cur, left: count, last_ms: 0 }))
+        Ok((
+            header,
+            RunReader {
+                payload,
+                cur,
+                left: count,
+                last_ms: 0,
+            },
+        ))
     }
 
     /// The next entry, or `None` after the last one.
@@ -228,7 +236,9 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Pairs encoded in `span` (a span produced by [`RunReader`]).
     pub fn new(span: &'a [u8]) -> Fields<'a> {
-        Fields { cur: Cursor::new(span) }
+        Fields {
+            cur: Cursor::new(span),
+        }
     }
 }
 
@@ -259,7 +269,11 @@ pub struct Entry {
 impl Entry {
     pub(crate) fn new(id: StreamId, record: RecordRef, span: Range<usize>) -> Entry {
         // Record payloads are bounded by the WAL's MAX_RECORD_LEN (< 4 GiB).
-        Entry { id, record, span: (span.start as u32, span.end as u32) }
+        Entry {
+            id,
+            record,
+            span: (span.start as u32, span.end as u32),
+        }
     }
 
     /// The entry ID.
@@ -270,7 +284,9 @@ impl Entry {
     /// The field/value pairs, in the order they were added.
     pub fn fields(&self) -> Fields<'_> {
         let payload = self.record.payload();
-        let span = payload.get(self.span.0 as usize..self.span.1 as usize).unwrap_or(&[]);
+        let span = payload
+            .get(self.span.0 as usize..self.span.1 as usize)
+            .unwrap_or(&[]);
         Fields::new(span)
     }
 
@@ -286,7 +302,9 @@ impl Entry {
 
     /// The pairs as owned vectors.
     pub fn to_vec(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()
+        self.fields()
+            .map(|(f, v)| (f.to_vec(), v.to_vec()))
+            .collect()
     }
 }
 
@@ -296,7 +314,10 @@ impl fmt::Debug for Entry {
             .fields()
             .map(|(k, v)| (String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
             .collect();
-        f.debug_struct("Entry").field("id", &self.id).field("fields", &pairs).finish()
+        f.debug_struct("Entry")
+            .field("id", &self.id)
+            .field("fields", &pairs)
+            .finish()
     }
 }
 
@@ -309,7 +330,12 @@ mod tests {
         let f1: [(&[u8], &[u8]); 2] = [(b"a", b"1"), (b"bb", b"")];
         let f2: [(&[u8], &[u8]); 1] = [(b"x", b"yyyy")];
         let entries = [
-            NewEntry { id: StreamId::new(1700, 0), new_block: true, idmp: None, fields: &f1 },
+            NewEntry {
+                id: StreamId::new(1700, 0),
+                new_block: true,
+                idmp: None,
+                fields: &f1,
+            },
             NewEntry {
                 id: StreamId::new(1702, 9),
                 new_block: false,
@@ -320,7 +346,10 @@ mod tests {
         let mut buf = Vec::new();
         encode_run(b"key", Some(Addr::new(77, 3)), &entries, &mut buf);
         let (h, mut r) = RunReader::new(&buf)?;
-        let sizes = [encoded_size(&entries[0], 0), encoded_size(&entries[1], 1700)];
+        let sizes = [
+            encoded_size(&entries[0], 0),
+            encoded_size(&entries[1], 1700),
+        ];
         assert_eq!(h.key, b"key");
         assert_eq!(h.prev, Some(Addr::new(77, 3)));
         assert_eq!(h.count, 2);
@@ -328,12 +357,18 @@ mod tests {
         assert_eq!(e.id, StreamId::new(1700, 0));
         assert_eq!(e.flags, FLAG_NEW_BLOCK);
         assert_eq!(e.size, sizes[0]);
-        assert_eq!(Fields::new(&buf[e.fields.clone()]).collect::<Vec<_>>(), f1.to_vec());
+        assert_eq!(
+            Fields::new(&buf[e.fields.clone()]).collect::<Vec<_>>(),
+            f1.to_vec()
+        );
         let e = r.next_entry()?.ok_or(Error::corrupt("missing"))?;
         assert_eq!(e.id, StreamId::new(1702, 9));
         assert_eq!(e.idmp, Some((&b"p"[..], &b"m1"[..])));
         assert_eq!(e.size, sizes[1]);
-        assert_eq!(Fields::new(&buf[e.fields.clone()]).collect::<Vec<_>>(), f2.to_vec());
+        assert_eq!(
+            Fields::new(&buf[e.fields.clone()]).collect::<Vec<_>>(),
+            f2.to_vec()
+        );
         assert!(r.next_entry()?.is_none());
         Ok(())
     }
@@ -341,7 +376,12 @@ mod tests {
     #[test]
     fn truncated_runs_are_errors_not_panics() {
         let f: [(&[u8], &[u8]); 1] = [(b"field", b"value")];
-        let entries = [NewEntry { id: StreamId::new(5, 5), new_block: true, idmp: None, fields: &f }];
+        let entries = [NewEntry {
+            id: StreamId::new(5, 5),
+            new_block: true,
+            idmp: None,
+            fields: &f,
+        }];
         let mut buf = Vec::new();
         encode_run(b"k", None, &entries, &mut buf);
         for cut in 0..buf.len() {

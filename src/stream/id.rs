@@ -27,7 +27,10 @@ impl StreamId {
     /// `0-0`, the smallest ID; never a valid entry ID.
     pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
     /// `18446744073709551615-18446744073709551615`, the largest ID.
-    pub const MAX: StreamId = StreamId { ms: u64::MAX, seq: u64::MAX };
+    pub const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
 
     /// Builds an ID from its two parts.
     pub const fn new(ms: u64, seq: u64) -> StreamId {
@@ -139,7 +142,10 @@ pub struct IdRange {
 
 impl IdRange {
     /// The whole stream (`-` to `+`).
-    pub const ALL: IdRange = IdRange { start: StreamId::MIN, end: StreamId::MAX };
+    pub const ALL: IdRange = IdRange {
+        start: StreamId::MIN,
+        end: StreamId::MAX,
+    };
 
     /// Whether `id` lies inside the interval.
     pub fn contains(&self, id: StreamId) -> bool {
@@ -152,7 +158,10 @@ impl IdRange {
     /// # Errors
     /// Redis's errors for bad IDs and for exclusive bounds that cannot move.
     pub fn parse(start: &str, end: &str) -> Result<IdRange, Error> {
-        Ok(IdRange { start: parse_range_start(start)?, end: parse_range_end(end)? })
+        Ok(IdRange {
+            start: parse_range_start(start)?,
+            end: parse_range_end(end)?,
+        })
     }
 }
 
@@ -160,9 +169,9 @@ impl IdRange {
 /// exclusive `(<id>` (strict: `(-` and `(+` are invalid IDs).
 pub fn parse_range_start(s: &str) -> Result<StreamId, Error> {
     match exclusive(s) {
-        Some(rest) => {
-            StreamId::parse_strict(rest, 0)?.next().ok_or(Error::InvalidStartInterval)
-        }
+        Some(rest) => StreamId::parse_strict(rest, 0)?
+            .next()
+            .ok_or(Error::InvalidStartInterval),
         None => StreamId::parse_loose(s, 0),
     }
 }
@@ -171,16 +180,20 @@ pub fn parse_range_start(s: &str) -> Result<StreamId, Error> {
 /// an exclusive `(<id>`.
 pub fn parse_range_end(s: &str) -> Result<StreamId, Error> {
     match exclusive(s) {
-        Some(rest) => {
-            StreamId::parse_strict(rest, u64::MAX)?.prev().ok_or(Error::InvalidEndInterval)
-        }
+        Some(rest) => StreamId::parse_strict(rest, u64::MAX)?
+            .prev()
+            .ok_or(Error::InvalidEndInterval),
         None => StreamId::parse_loose(s, u64::MAX),
     }
 }
 
 /// `(` marks an exclusive bound only when something follows it.
 fn exclusive(s: &str) -> Option<&str> {
-    if s.len() > 1 { s.strip_prefix('(') } else { None }
+    if s.len() > 1 {
+        s.strip_prefix('(')
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -195,8 +208,19 @@ mod tests {
             "18446744073709551615-18446744073709551615".parse::<StreamId>()?,
             StreamId::MAX
         );
-        for bad in ["", "-", "+", "5-", "-5", "a-1", "1-a", "+5", " 5", "18446744073709551616", "1-2-3"]
-        {
+        for bad in [
+            "",
+            "-",
+            "+",
+            "5-",
+            "-5",
+            "a-1",
+            "1-a",
+            "+5",
+            " 5",
+            "18446744073709551616",
+            "1-2-3",
+        ] {
             assert!(bad.parse::<StreamId>().is_err(), "{bad:?} accepted");
         }
         Ok(())
@@ -206,7 +230,10 @@ mod tests {
     fn parses_xadd_id_forms() -> Result<(), Error> {
         assert_eq!("*".parse::<IdSpec>()?, IdSpec::Auto);
         assert_eq!("7-*".parse::<IdSpec>()?, IdSpec::AutoSeq(7));
-        assert_eq!("7".parse::<IdSpec>()?, IdSpec::Explicit(StreamId::new(7, 0)));
+        assert_eq!(
+            "7".parse::<IdSpec>()?,
+            IdSpec::Explicit(StreamId::new(7, 0))
+        );
         assert!("*-1".parse::<IdSpec>().is_err());
         assert!("-*".parse::<IdSpec>().is_err());
         Ok(())
@@ -223,14 +250,23 @@ mod tests {
         assert_eq!(parse_range_start("(5-0")?, StreamId::new(5, 1));
         assert_eq!(parse_range_end("(6-0")?, StreamId::new(5, u64::MAX));
         // Exclusive bounds use the strict parser.
-        assert!(matches!(parse_range_start("(-"), Err(Error::InvalidStreamId)));
+        assert!(matches!(
+            parse_range_start("(-"),
+            Err(Error::InvalidStreamId)
+        ));
         assert!(matches!(parse_range_end("(+"), Err(Error::InvalidStreamId)));
-        assert!(matches!(parse_range_start("("), Err(Error::InvalidStreamId)));
+        assert!(matches!(
+            parse_range_start("("),
+            Err(Error::InvalidStreamId)
+        ));
         assert!(matches!(
             parse_range_start("(18446744073709551615-18446744073709551615"),
             Err(Error::InvalidStartInterval)
         ));
-        assert!(matches!(parse_range_end("(0-0"), Err(Error::InvalidEndInterval)));
+        assert!(matches!(
+            parse_range_end("(0-0"),
+            Err(Error::InvalidEndInterval)
+        ));
         Ok(())
     }
 

@@ -32,7 +32,10 @@ pub struct IdmpConfig {
 
 impl Default for IdmpConfig {
     fn default() -> Self {
-        IdmpConfig { duration_s: DEFAULT_DURATION_S, max_size: DEFAULT_MAX_SIZE }
+        IdmpConfig {
+            duration_s: DEFAULT_DURATION_S,
+            max_size: DEFAULT_MAX_SIZE,
+        }
     }
 }
 
@@ -91,7 +94,9 @@ impl Idmp {
     }
 
     fn expired(&self, id: StreamId, now_ms: u64) -> bool {
-        id.ms.saturating_add(self.config.duration_s.saturating_mul(1000)) < now_ms
+        id.ms
+            .saturating_add(self.config.duration_s.saturating_mul(1000))
+            < now_ms
     }
 
     /// Records that `(pid, iid)` produced `id`, evicting what falls out of
@@ -150,7 +155,10 @@ mod tests {
     #[test]
     fn capacity_evicts_oldest_first() {
         let mut m = Idmp::default();
-        m.set_config(IdmpConfig { duration_s: 100, max_size: 2 });
+        m.set_config(IdmpConfig {
+            duration_s: 100,
+            max_size: 2,
+        });
         for i in 0..3u64 {
             m.record(b"p", i.to_string().as_bytes(), StreamId::new(i, 0));
         }
@@ -162,9 +170,37 @@ mod tests {
 
     #[test]
     fn config_ranges() {
-        assert!(IdmpConfig { duration_s: 0, max_size: 1 }.validate().is_err());
-        assert!(IdmpConfig { duration_s: 86_401, max_size: 1 }.validate().is_err());
-        assert!(IdmpConfig { duration_s: 1, max_size: 10_001 }.validate().is_err());
-        assert!(IdmpConfig { duration_s: 86_400, max_size: 10_000 }.validate().is_ok());
+        assert!(
+            IdmpConfig {
+                duration_s: 0,
+                max_size: 1
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            IdmpConfig {
+                duration_s: 86_401,
+                max_size: 1
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            IdmpConfig {
+                duration_s: 1,
+                max_size: 10_001
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            IdmpConfig {
+                duration_s: 86_400,
+                max_size: 10_000
+            }
+            .validate()
+            .is_ok()
+        );
     }
 }

@@ -86,9 +86,17 @@ pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec
         }
         let prev = if addr.is_pending() {
             let p = pending.ok_or_else(|| Error::corrupt("pending entry without context"))?;
-            let run = p.entries.get(lo..=hi).ok_or_else(|| Error::corrupt("pending index"))?;
+            let run = p
+                .entries
+                .get(lo..=hi)
+                .ok_or_else(|| Error::corrupt("pending index"))?;
             for &(id, size) in run.iter().rev() {
-                out.push(Loaded { id, size, record: None, span: 0..0 });
+                out.push(Loaded {
+                    id,
+                    size,
+                    record: None,
+                    span: 0..0,
+                });
             }
             p.prev
         } else {
@@ -99,7 +107,9 @@ pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec
             let (header, mut reader) = RunReader::new(rec.payload())?;
             let mut run = Vec::with_capacity(hi - lo + 1);
             for i in 0..=hi {
-                let e = reader.next_entry()?.ok_or_else(|| Error::corrupt("short run"))?;
+                let e = reader
+                    .next_entry()?
+                    .ok_or_else(|| Error::corrupt("short run"))?;
                 if i >= lo {
                     run.push(Loaded {
                         id: e.id,
@@ -138,9 +148,15 @@ pub fn field_names(wal: &Wal, addr: Addr) -> Result<Vec<Box<[u8]>>, Error> {
     for _ in 0..addr.idx() {
         reader.next_entry()?;
     }
-    let e = reader.next_entry()?.ok_or_else(|| Error::corrupt("short run"))?;
-    let span = payload.get(e.fields).ok_or_else(|| Error::corrupt("span"))?;
-    Ok(super::entry::Fields::new(span).map(|(f, _)| f.into()).collect())
+    let e = reader
+        .next_entry()?
+        .ok_or_else(|| Error::corrupt("short run"))?;
+    let span = payload
+        .get(e.fields)
+        .ok_or_else(|| Error::corrupt("span"))?;
+    Ok(super::entry::Fields::new(span)
+        .map(|(f, _)| f.into())
+        .collect())
 }
 
 /// Index of the first block whose last ID is `>= id` (blocks are ordered

@@ -202,7 +202,12 @@ mod tests {
         // + flags(2)+ms(2)+seq(2)+"1"(2)+lp-count(2).
         let fields: [(&[u8], &[u8]); 1] = [(b"a", b"1")];
         let mut n = NodeSize::with_master(fields.iter().map(|(f, _)| *f));
-        n.add_entry(StreamId::new(1, 1), StreamId::new(1, 1), true, fields.iter().copied());
+        n.add_entry(
+            StreamId::new(1, 1),
+            StreamId::new(1, 1),
+            true,
+            fields.iter().copied(),
+        );
         assert_eq!(n.bytes(1, 0), 7 + 2 + 2 + 2 + 3 + 2 + 2 + 2 + 2 + 2 + 2);
     }
 

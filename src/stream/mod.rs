@@ -41,7 +41,10 @@ pub struct NodeLimits {
 
 impl Default for NodeLimits {
     fn default() -> Self {
-        NodeLimits { max_bytes: 4096, max_entries: 100 }
+        NodeLimits {
+            max_bytes: 4096,
+            max_entries: 100,
+        }
     }
 }
 
@@ -288,12 +291,18 @@ impl Stream {
     }
 
     fn master_for_tail(&mut self, wal: &Wal) -> Result<Arc<Master>, Error> {
-        let tail = self.blocks.back().ok_or_else(|| Error::corrupt("no tail block"))?;
+        let tail = self
+            .blocks
+            .back()
+            .ok_or_else(|| Error::corrupt("no tail block"))?;
         match &self.master {
             Some(m) if m.first == tail.first => Ok(m.clone()),
             _ => {
                 let fields = index::field_names(wal, tail.first)?.into_boxed_slice();
-                let m = Arc::new(Master { first: tail.first, fields });
+                let m = Arc::new(Master {
+                    first: tail.first,
+                    fields,
+                });
                 self.master = Some(m.clone());
                 Ok(m)
             }
@@ -327,11 +336,20 @@ impl Stream {
                 node,
                 live_bytes: size,
             });
-            self.master = Some(Arc::new(Master { first: addr, fields: names }));
+            self.master = Some(Arc::new(Master {
+                first: addr,
+                fields: names,
+            }));
         } else {
             let master = self.master_for_tail(wal)?;
-            let same = fields.clone().map(|(f, _)| f).eq(master.fields.iter().map(|f| &f[..]));
-            let tail = self.blocks.back_mut().ok_or_else(|| Error::corrupt("no tail block"))?;
+            let same = fields
+                .clone()
+                .map(|(f, _)| f)
+                .eq(master.fields.iter().map(|f| &f[..]));
+            let tail = self
+                .blocks
+                .back_mut()
+                .ok_or_else(|| Error::corrupt("no tail block"))?;
             tail.node.add_entry(tail.first_id, id, same, fields);
             tail.last_id = id;
             tail.last = addr;
@@ -356,7 +374,9 @@ impl Stream {
     /// The live entry with this ID, if any: `(block index, loaded entry)`.
     pub(crate) fn find(&self, wal: &Wal, id: StreamId) -> Result<Option<(usize, Loaded)>, Error> {
         let bi = first_block_reaching(&self.blocks, id);
-        let Some(b) = self.blocks.get(bi) else { return Ok(None) };
+        let Some(b) = self.blocks.get(bi) else {
+            return Ok(None);
+        };
         if b.first_id > id || b.live == 0 || self.is_deleted(id) {
             return Ok(None);
         }
@@ -366,7 +386,9 @@ impl Stream {
 
     /// Removes block `bi` from the index (all its entries are gone).
     fn drop_block(&mut self, bi: usize) {
-        let Some(b) = self.blocks.remove(bi) else { return };
+        let Some(b) = self.blocks.remove(bi) else {
+            return;
+        };
         self.length -= u64::from(b.live);
         self.bytes -= b.live_bytes;
         let mut above = self.tombstones.split_off(&b.first_id);
@@ -388,7 +410,9 @@ impl Stream {
         let mut first_gone = false;
         for &(id, size) in ids {
             let bi = first_block_reaching(&self.blocks, id);
-            let Some(b) = self.blocks.get_mut(bi) else { continue };
+            let Some(b) = self.blocks.get_mut(bi) else {
+                continue;
+            };
             if b.first_id > id {
                 continue;
             }
@@ -484,7 +508,9 @@ impl Stream {
 impl Loaded {
     /// The public, zero-copy view of this entry.
     pub(crate) fn into_entry(self) -> Result<Entry, Error> {
-        let record = self.record.ok_or_else(|| Error::corrupt("entry not written yet"))?;
+        let record = self
+            .record
+            .ok_or_else(|| Error::corrupt("entry not written yet"))?;
         Ok(Entry::new(self.id, record, self.span))
     }
 }

@@ -92,7 +92,14 @@ impl Stream {
         count: Option<usize>,
     ) -> Result<Vec<Entry>, Error> {
         match after.next() {
-            Some(start) => self.range(wal, IdRange { start, end: StreamId::MAX }, count),
+            Some(start) => self.range(
+                wal,
+                IdRange {
+                    start,
+                    end: StreamId::MAX,
+                },
+                count,
+            ),
             None => Ok(Vec::new()),
         }
     }
@@ -100,7 +107,11 @@ impl Stream {
     /// The first live entry.
     pub(crate) fn first_live(&self, wal: &Wal) -> Result<Option<Loaded>, Error> {
         for b in self.blocks.iter().filter(|b| b.live > 0) {
-            if let Some(e) = self.load(wal, b)?.into_iter().find(|e| !self.is_deleted(e.id)) {
+            if let Some(e) = self
+                .load(wal, b)?
+                .into_iter()
+                .find(|e| !self.is_deleted(e.id))
+            {
                 return Ok(Some(e));
             }
         }
@@ -110,7 +121,12 @@ impl Stream {
     /// The last live entry (XREAD `+`, XINFO last-entry, XSETID's check).
     pub(crate) fn last_live(&self, wal: &Wal) -> Result<Option<Loaded>, Error> {
         for b in self.blocks.iter().rev().filter(|b| b.live > 0) {
-            if let Some(e) = self.load(wal, b)?.into_iter().rev().find(|e| !self.is_deleted(e.id)) {
+            if let Some(e) = self
+                .load(wal, b)?
+                .into_iter()
+                .rev()
+                .find(|e| !self.is_deleted(e.id))
+            {
                 return Ok(Some(e));
             }
         }

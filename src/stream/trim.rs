@@ -42,11 +42,19 @@ pub struct Trim {
 impl Trim {
     /// An exact trim.
     pub fn exact(strategy: TrimStrategy) -> Trim {
-        Trim { strategy, approx: false, limit: None }
+        Trim {
+            strategy,
+            approx: false,
+            limit: None,
+        }
     }
     /// An approximate (`~`) trim with the default LIMIT.
     pub fn approx(strategy: TrimStrategy) -> Trim {
-        Trim { strategy, approx: true, limit: None }
+        Trim {
+            strategy,
+            approx: true,
+            limit: None,
+        }
     }
 
     /// Checks option combinations Redis refuses.
@@ -199,13 +207,20 @@ mod tests {
         assert_eq!(t.effective_limit(0), 10_000);
         assert_eq!(t.effective_limit(100_000), 1_000_000);
         assert_eq!(Trim::exact(TrimStrategy::MaxLen(0)).effective_limit(100), 0);
-        let t = Trim { limit: Some(0), ..t };
+        let t = Trim {
+            limit: Some(0),
+            ..t
+        };
         assert_eq!(t.effective_limit(100), 0);
     }
 
     #[test]
     fn limit_needs_approx() {
-        let t = Trim { strategy: TrimStrategy::MaxLen(1), approx: false, limit: Some(5) };
+        let t = Trim {
+            strategy: TrimStrategy::MaxLen(1),
+            approx: false,
+            limit: Some(5),
+        };
         assert!(matches!(t.validate(), Err(Error::LimitWithoutApprox)));
     }
 }
