@@ -19,7 +19,10 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod info;
+pub mod keys;
+pub mod stream;
 pub mod transaction;
+pub mod xread;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError};
@@ -28,13 +31,14 @@ use std::time::Instant;
 use crate::resp::{Protocol, Reply};
 use crate::server::Shared;
 use crate::server::clients::ClientInfo;
+use crate::store::Store;
 
 /// A command implementation: reads `args` (`args[0]` is the command name),
 /// writes exactly one reply.
 pub type Handler = fn(&mut Ctx<'_, '_>, &[Vec<u8>]) -> Flow;
 
 /// What the connection does after a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flow {
     /// Go on reading requests.
     Continue,
@@ -42,6 +46,9 @@ pub enum Flow {
     Close,
     /// Close this connection without a reply and shut the server down.
     Shutdown,
+    /// Nothing to reply yet: wait for stream entries (XREAD BLOCK). The
+    /// connection reads no further request until this one is answered.
+    Block(Box<xread::BlockedRead>),
 }
 
 /// One entry of the command table, with what COMMAND INFO and COMMAND DOCS report.
@@ -104,6 +111,9 @@ pub struct Session {
     pub multi_dirty: bool,
     /// Set while EXEC runs its queue (blocking commands return at once).
     pub in_exec: bool,
+    /// A command of the current batch used the store: under `appendfsync
+    /// always` the batch's replies wait until what they show is durable.
+    pub touched_store: bool,
 }
 
 impl Session {
@@ -116,6 +126,7 @@ impl Session {
             multi: None,
             multi_dirty: false,
             in_exec: false,
+            touched_store: false,
         }
     }
 }
@@ -131,7 +142,19 @@ pub struct Ctx<'a, 'b> {
     pub reply: &'a mut Reply<'b>,
 }
 
-impl Ctx<'_, '_> {
+impl<'a> Ctx<'a, '_> {
+    /// The engine; marks the batch as one that used it.
+    pub fn store(&mut self) -> &'a Store {
+        self.session.touched_store = true;
+        let shared: &'a Shared = self.shared;
+        &shared.store
+    }
+
+    /// Replies with an engine error (its text is Redis's error line).
+    pub fn engine_error(&mut self, e: &crate::Error) {
+        self.reply.error(&e.to_string());
+    }
+
     /// Replies `-ERR wrong number of arguments for '<name>' command`.
     pub fn wrong_args(&mut self, name: &str) -> Flow {
         self.reply.error(&format!(
@@ -155,8 +178,11 @@ impl Ctx<'_, '_> {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandDef]; 7] {
+fn families() -> [&'static [CommandDef]; 10] {
     [
+        stream::COMMANDS,
+        xread::COMMANDS,
+        keys::COMMANDS,
         connection::COMMANDS,
         transaction::COMMANDS,
         command::COMMANDS,

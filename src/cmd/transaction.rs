@@ -111,6 +111,7 @@ fn exec(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
         });
         match entry {
             Some(e) => {
+                // Blocking commands answer at once inside EXEC (`in_exec`).
                 if call(ctx, e, args) == Flow::Shutdown {
                     flow = Flow::Shutdown;
                 }

@@ -28,6 +28,20 @@ impl Protocol {
 }
 
 /// Writes decimal `n` into the end of `buf` and returns the digits.
+fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// Writes decimal `n` into the end of `buf` and returns the digits.
 fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut v = n.unsigned_abs();
     let mut i = buf.len();
@@ -170,6 +184,19 @@ impl<'a> Reply<'a> {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// A stream ID `<ms>-<seq>` as a bulk string, formatted on the stack.
+    pub fn bulk_id(&mut self, ms: u64, seq: u64) {
+        let mut a = [0u8; 20];
+        let mut b = [0u8; 20];
+        let ms = fmt_u64(ms, &mut a);
+        let seq = fmt_u64(seq, &mut b);
+        self.len_head(b'$', ms.len() + 1 + seq.len());
+        self.out.extend_from_slice(ms);
+        self.out.push(b'-');
+        self.out.extend_from_slice(seq);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
     /// A missing value: `$-1` in RESP2, `_` in RESP3.
     pub fn null(&mut self) {
         self.out
@@ -282,6 +309,10 @@ mod tests {
             b":-9223372036854775808\r\n".to_vec()
         );
         assert_eq!(both(|r| r.bulk_int(-12)).0, b"$3\r\n-12\r\n".to_vec());
+        assert_eq!(
+            both(|r| r.bulk_id(u64::MAX, 0)).0,
+            b"$22\r\n18446744073709551615-0\r\n".to_vec()
+        );
     }
 
     #[test]

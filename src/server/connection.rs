@@ -16,7 +16,10 @@ use tokio::net::TcpStream;
 
 use super::Shared;
 use super::clients::ClientInfo;
+use crate::FsyncPolicy;
+use crate::cmd::xread::BlockedRead;
 use crate::cmd::{self, Ctx, Flow, Session};
+use crate::stream::StreamId;
 use crate::resp::Reply;
 use crate::resp::request::{self, Checked, Request, RequestLimits};
 
@@ -38,6 +41,17 @@ enum After {
     Continue,
     Close,
     Shutdown,
+    Block(Box<BlockedRead>),
+}
+
+/// How a blocked read ended.
+enum Unblocked {
+    /// The reply was written to the output buffer.
+    Replied,
+    /// The client went away.
+    Closed,
+    /// The server is shutting down.
+    Shutdown,
 }
 
 /// Serves one client until it disconnects, QUITs, errs or the server stops.
@@ -50,7 +64,46 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut errors: Vec<String> = Vec::new();
     let mut req = Request::default();
-    loop {
+    'conn: loop {
+        // Run what is buffered (nothing on the first turn), answer, then read.
+        let mut after = process(&shared, &mut session, &mut inbuf, &mut out, &mut errors, &mut req);
+        shared.stats.record_errors(&errors);
+        errors.clear();
+        let qbuf = inbuf.len();
+        session.client.update(|m| m.qbuf = qbuf);
+        if flush(&shared, &mut session, &mut stream, &mut out).await.is_err() {
+            break;
+        }
+        if let After::Block(spec) = after {
+            let how = block(&shared, &mut session, &mut stream, &mut inbuf, &mut out, &spec).await;
+            shared.stats.record_errors(&errors);
+            match how {
+                Unblocked::Replied => {
+                    if flush(&shared, &mut session, &mut stream, &mut out).await.is_err() {
+                        break;
+                    }
+                    // Requests that arrived meanwhile are run before reading more.
+                    continue 'conn;
+                }
+                Unblocked::Closed | Unblocked::Shutdown => break,
+            }
+        }
+        after = match after {
+            After::Block(_) => After::Continue,
+            other => other,
+        };
+        match after {
+            After::Continue | After::Block(_) => {}
+            After::Close => break,
+            After::Shutdown => {
+                shared.request_shutdown();
+                break;
+            }
+        }
+        if inbuf.len() > shared.settings().client_query_buffer_limit() {
+            tracing::warn!("Closing client {id} that reached max query buffer length");
+            break;
+        }
         if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
             inbuf.reserve(READ_CHUNK);
         }
@@ -59,12 +112,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
             if idle_timeout == 0 {
                 Some(stream.read_buf(&mut inbuf).await)
             } else {
-                tokio::time::timeout(
-                    Duration::from_secs(idle_timeout),
-                    stream.read_buf(&mut inbuf),
-                )
-                .await
-                .ok()
+                tokio::time::timeout(Duration::from_secs(idle_timeout), stream.read_buf(&mut inbuf))
+                    .await
+                    .ok()
             }
         };
         let n = tokio::select! {
@@ -79,56 +129,109 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
                 Some(Ok(n)) => n,
             },
         };
-        shared
-            .stats
-            .total_net_input_bytes
-            .fetch_add(n as u64, Relaxed);
+        shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
         shared.stats.total_reads_processed.fetch_add(1, Relaxed);
         session.client.touch();
-
-        let after = process(
-            &shared,
-            &mut session,
-            &mut inbuf,
-            &mut out,
-            &mut errors,
-            &mut req,
-        );
-        shared.stats.record_errors(&errors);
-        errors.clear();
-        let qbuf = inbuf.len();
-        session.client.update(|m| m.qbuf = qbuf);
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                break;
-            }
-            shared
-                .stats
-                .total_net_output_bytes
-                .fetch_add(out.len() as u64, Relaxed);
-            shared.stats.total_writes_processed.fetch_add(1, Relaxed);
-            out.clear();
-            if out.capacity() > KEEP_OUTPUT_CAPACITY {
-                out = Vec::with_capacity(READ_CHUNK);
-            }
-        }
-        match after {
-            After::Continue => {}
-            After::Close => break,
-            After::Shutdown => {
-                shared.request_shutdown();
-                break;
-            }
-        }
-        if inbuf.len() > shared.settings().client_query_buffer_limit() {
-            tracing::warn!("Closing client {id} that reached max query buffer length");
-            break;
-        }
     }
     let _ = stream.shutdown().await;
     shared.clients.unregister(id);
 }
 
+/// Writes the batch's replies. Under `appendfsync always`, a batch that used
+/// the store first waits until the log is durable up to its end, so no reply
+/// acknowledges (or shows) a write a crash could lose. If the log cannot be
+/// synced the replies are dropped and the connection closed.
+async fn flush(
+    shared: &Shared,
+    session: &mut Session,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> Result<(), ()> {
+    if std::mem::take(&mut session.touched_store)
+        && shared.store.fsync_policy() == FsyncPolicy::Always
+    {
+        let end = shared.store.log_end();
+        if let Err(e) = shared.durability.wait(end).await {
+            tracing::warn!("Closing client {}: {e}", session.client.id);
+            return Err(());
+        }
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(out).await.map_err(|_| ())?;
+    shared.stats.total_net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+    shared.stats.total_writes_processed.fetch_add(1, Relaxed);
+    out.clear();
+    if out.capacity() > KEEP_OUTPUT_CAPACITY {
+        *out = Vec::with_capacity(READ_CHUNK);
+    }
+    Ok(())
+}
+
+/// Waits for entries for a blocked XREAD, the timeout, the client leaving or
+/// shutdown. Bytes the client sends meanwhile are kept for later.
+async fn block(
+    shared: &Shared,
+    session: &mut Session,
+    stream: &mut TcpStream,
+    inbuf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    spec: &BlockedRead,
+) -> Unblocked {
+    let mut events = shared.stream_events.subscribe();
+    let mut signal = shared.shutdown_signal();
+    let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+    let refs: Vec<(&[u8], StreamId)> = spec.streams.iter().map(|(k, id)| (k.as_slice(), *id)).collect();
+    session.client.update(|m| m.blocked = true);
+    let mut errors = Vec::new();
+    let outcome = loop {
+        // Mark the current version seen before looking, so a write between
+        // the look and the wait still wakes us.
+        events.borrow_and_update();
+        let found = shared.store.xread(&refs, spec.count);
+        let mut reply = Reply::new(out, session.proto, &mut errors);
+        match found {
+            Err(e) => {
+                reply.error(&e.to_string());
+                break Unblocked::Replied;
+            }
+            Ok(found) if !found.is_empty() => {
+                session.touched_store = true;
+                cmd::xread::write_streams(&mut reply, &found);
+                break Unblocked::Replied;
+            }
+            Ok(_) => {}
+        }
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            _ = signal.wait_for(|v| *v) => break Unblocked::Shutdown,
+            _ = events.changed() => {}
+            () = sleep => {
+                Reply::new(out, session.proto, &mut errors).null_array();
+                break Unblocked::Replied;
+            }
+            r = stream.read_buf(inbuf) => match r {
+                Ok(0) | Err(_) => break Unblocked::Closed,
+                Ok(n) => {
+                    shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
+                }
+            },
+        }
+    };
+    shared.stats.record_errors(&errors);
+    session.client.update(|m| m.blocked = false);
+    outcome
+}
 /// Runs every complete request in `inbuf`, appending replies to `out`, and
 /// removes what was consumed.
 fn process(
@@ -167,6 +270,10 @@ fn process(
                 };
                 match cmd::execute(&mut ctx, &req.args) {
                     Flow::Continue => {}
+                    Flow::Block(spec) => {
+                        after = After::Block(spec);
+                        break;
+                    }
                     Flow::Close => {
                         after = After::Close;
                         break;

@@ -150,6 +150,8 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
             kv(out, "loading", &0);
             kv(out, "async_loading", &0);
             kv(out, "aof_enabled", &1);
+            kv(out, "wal_log_end", &shared.store.log_end());
+            kv(out, "wal_durable_end", &shared.store.durable_end());
             let fsync = settings
                 .get("appendfsync")
                 .map(crate::config::render)
@@ -237,6 +239,10 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
+            let keys = shared.store.dbsize();
+            if keys > 0 {
+                kv(out, "db0", &format!("keys={keys},expires=0,avg_ttl=0"));
+            }
         }
         _ => {}
     }

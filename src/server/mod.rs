@@ -13,6 +13,7 @@
 
 pub mod clients;
 pub mod connection;
+pub mod durability;
 pub mod info;
 pub mod logging;
 pub mod stats;
@@ -26,7 +27,10 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{ConfigError, Directive, LogLevel, SPECS, Settings};
+use crate::config::{AppendFsync, ConfigError, Directive, LogLevel, SPECS, Settings};
+use crate::store::{Store, StoreOptions};
+use crate::stream::NodeLimits;
+use crate::FsyncPolicy;
 
 /// A callback that applies a new `loglevel` to the logger.
 pub struct LogHook(pub Box<dyn Fn(LogLevel) + Send + Sync>);
@@ -57,6 +61,13 @@ pub struct Shared {
     pub run_id: String,
     /// The port actually listened on.
     pub port: u16,
+    /// The engine.
+    pub store: Arc<Store>,
+    /// Group commit for `appendfsync always`.
+    pub durability: durability::Durability,
+    /// Bumped after every write that may have added stream entries; blocked
+    /// readers wait on it.
+    pub stream_events: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
     log_hook: Mutex<Option<LogHook>>,
 }
@@ -82,9 +93,18 @@ fn random_hex(n: usize) -> String {
 }
 
 impl Shared {
-    fn new(settings: Settings, overrides: Vec<Directive>, port: u16) -> Self {
+    fn new(
+        settings: Settings,
+        overrides: Vec<Directive>,
+        port: u16,
+        store: Arc<Store>,
+        durability: durability::Durability,
+    ) -> Self {
         let auth = settings.requirepass().is_some();
         Shared {
+            store,
+            durability,
+            stream_events: watch::channel(0).0,
             settings: RwLock::new(settings),
             overrides,
             auth_required: AtomicBool::new(auth),
@@ -174,9 +194,20 @@ impl Shared {
         Ok(changed)
     }
 
+    /// Wakes blocked readers after a write.
+    pub fn notify_streams(&self) {
+        self.stream_events.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
     fn after_change(&self, old: &Settings, new: &Settings) {
-        self.auth_required
-            .store(new.requirepass().is_some(), Relaxed);
+        self.auth_required.store(new.requirepass().is_some(), Relaxed);
+        if old.appendfsync() != new.appendfsync() {
+            self.store.set_fsync_policy(fsync_policy(new.appendfsync()));
+        }
+        let limits = node_limits(new);
+        if node_limits(old) != limits {
+            self.store.set_node_limits(limits);
+        }
         if old.loglevel() != new.loglevel()
             && let Some(hook) = self
                 .log_hook
@@ -197,6 +228,52 @@ impl Shared {
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
     }
+}
+
+fn fsync_policy(a: AppendFsync) -> FsyncPolicy {
+    match a {
+        AppendFsync::Always => FsyncPolicy::Always,
+        AppendFsync::Everysec => FsyncPolicy::EverySec,
+        AppendFsync::No => FsyncPolicy::No,
+    }
+}
+
+fn node_limits(s: &Settings) -> NodeLimits {
+    NodeLimits { max_bytes: s.stream_node_max_bytes(), max_entries: s.stream_node_max_entries() }
+}
+
+/// Opens the store in `dir` as the settings say, logging what recovery did.
+///
+/// # Errors
+/// The store cannot be opened (I/O, corruption).
+pub fn open_store(settings: &Settings) -> std::io::Result<Store> {
+    let dir = settings.dir();
+    std::fs::create_dir_all(&dir)?;
+    let mut opts = StoreOptions::default();
+    opts.wal.segment_size = settings.wal_segment_size();
+    opts.wal.fsync = fsync_policy(settings.appendfsync());
+    opts.node_limits = node_limits(settings);
+    // The server waits for durability itself (off the worker threads) and
+    // checkpoints on its own timer.
+    opts.wait_for_durability = false;
+    opts.checkpoint_every_records = 0;
+    opts.checkpoint_every_bytes = 0;
+    let started = Instant::now();
+    let store = Store::open(&dir, opts).map_err(|e| {
+        std::io::Error::other(format!("opening the store in {}: {e}", dir.display()))
+    })?;
+    let r = store.recovery_stats();
+    tracing::info!(
+        "DB loaded from disk: {} records replayed from position {} ({}) in {:.3} seconds",
+        r.records_replayed,
+        r.replay_from,
+        match r.checkpoint {
+            Some(p) => format!("checkpoint at {p}"),
+            None => "no checkpoint".to_owned(),
+        },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(store)
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -242,7 +319,13 @@ impl Server {
         if listeners.is_empty() {
             return Err(std::io::Error::other("no address to listen on"));
         }
-        let shared = Arc::new(Shared::new(settings, overrides, actual_port));
+        let store_settings = settings.clone();
+        let store = tokio::task::spawn_blocking(move || open_store(&store_settings))
+            .await
+            .map_err(std::io::Error::other)??;
+        let store = Arc::new(store);
+        let durability = durability::Durability::start(Arc::clone(&store))?;
+        let shared = Arc::new(Shared::new(settings, overrides, actual_port, store, durability));
         Ok(Server { shared, listeners })
     }
 
@@ -275,6 +358,7 @@ impl Server {
             )));
         }
         tasks.push(tokio::spawn(sampler(Arc::clone(&shared))));
+        tasks.push(tokio::spawn(checkpointer(Arc::clone(&shared))));
         drop(done_tx);
         let mut signal = shared.shutdown_signal();
         let _ = signal.wait_for(|v| *v).await;
@@ -283,6 +367,17 @@ impl Server {
         }
         // Every connection holds a sender; recv() returns None once all closed.
         let _ = done_rx.recv().await;
+        let store = Arc::clone(&shared.store);
+        let flushed = tokio::task::spawn_blocking(move || {
+            store.sync()?;
+            store.checkpoint()
+        })
+        .await;
+        match flushed {
+            Ok(Ok(c)) => tracing::info!("Log synced; checkpoint written at position {}", c.position),
+            Ok(Err(e)) => tracing::warn!("Error making the log durable at shutdown: {e}"),
+            Err(e) => tracing::warn!("Error making the log durable at shutdown: {e}"),
+        }
         tracing::warn!("eddy is now ready to exit, bye bye...");
     }
 }
@@ -297,6 +392,39 @@ async fn sampler(shared: Arc<Shared>) {
                 let ms = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 shared.stats.sample(ms.max(1));
             }
+        }
+    }
+}
+
+/// Writes a checkpoint every `checkpoint-interval` seconds (read each
+/// time, so CONFIG SET applies), on a blocking thread.
+async fn checkpointer(shared: Arc<Shared>) {
+    let mut signal = shared.shutdown_signal();
+    let mut last = Instant::now();
+    let mut last_end = shared.store.log_end();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = signal.wait_for(|v| *v) => return,
+            _ = tick.tick() => {}
+        }
+        let every = shared.settings().checkpoint_interval();
+        let end = shared.store.log_end();
+        if every == 0 || last.elapsed() < Duration::from_secs(every) || end == last_end {
+            continue;
+        }
+        last = Instant::now();
+        last_end = end;
+        let store = Arc::clone(&shared.store);
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(c)) => tracing::debug!(
+                "Checkpoint at position {} ({} bytes, {} segments deleted)",
+                c.position,
+                c.bytes,
+                c.segments_deleted
+            ),
+            Ok(Err(e)) => tracing::warn!("Checkpoint failed: {e}"),
+            Err(e) => tracing::warn!("Checkpoint failed: {e}"),
         }
     }
 }
