@@ -155,7 +155,7 @@ async fn configmap_style_file_then_overrides() {
     assert_eq!(
         c.call(b"CONFIG GET maxmemory-samples appendfsync\r\n", 1)
             .await,
-        b"*4\r\n$11\r\nappendfsync\r\n$6\r\nalways\r\n$17\r\nmaxmemory-samples\r\n$1\r\n9\r\n"
+        b"*4\r\n$17\r\nmaxmemory-samples\r\n$1\r\n9\r\n$11\r\nappendfsync\r\n$6\r\nalways\r\n"
     );
     assert!(data.is_dir(), "data directory created");
     p.signal("-TERM");

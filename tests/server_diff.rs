@@ -74,12 +74,49 @@ const SCRIPTS: &[&str] = &[
     "*2\r\n$4\r\nECHO\r\n:5\r\n",
 ];
 
+/// Stream and key-space scripts; each runs on an empty data set.
+const STREAM_SCRIPTS: &[&str] = &[
+    // XADD: IDs and their errors.
+    "XADD s 1-1 a 1\r\nXADD s 1-1 a 1\r\nXADD s 1-0 a 1\r\nXADD s 1-2 a 1 b 2\r\nXADD s 2 c 3\r\nXADD s 2-* d 4\r\nXADD s 3-* e 5\r\nXRANGE s - +\r\n",
+    "XADD s 0-0 a 1\r\nXADD s 0 a 1\r\nXADD s 0-* a 1\r\nXADD s abc a 1\r\nXADD s 1-x a 1\r\nXADD s - a 1\r\nXADD s + a 1\r\nXADD s 1-2-3 a 1\r\nXADD s 18446744073709551616 a 1\r\nEXISTS s\r\n",
+    "XADD s 1 a\r\nXADD s 1 a b c\r\nXADD s\r\nXADD s MAXLEN 5\r\nXADD s NOMKSTREAM\r\n",
+    "XADD s NOMKSTREAM 1 a 1\r\nEXISTS s\r\nXADD s 1 a 1\r\nXADD s NOMKSTREAM 2 a 1\r\nXLEN s\r\n",
+    "XADD s 18446744073709551615-18446744073709551615 a 1\r\nXADD s 1 a 1\r\nXADD s 18446744073709551615-* a 1\r\n",
+    // XADD trimming and its option errors.
+    "XADD s 1 a 1\r\nXADD s 2 a 1\r\nXADD s MAXLEN 1 3 a 1\r\nXRANGE s - +\r\nXADD s MAXLEN = 1 4 a 1\r\nXLEN s\r\nXADD s MINID 4 5 a 1\r\nXRANGE s - +\r\n",
+    "XADD s MAXLEN -1 1 a 1\r\nXADD s MAXLEN abc 1 a 1\r\nXADD s MAXLEN 1 MINID 1 1 a 1\r\nXADD s LIMIT 5 1 a 1\r\nXADD s MAXLEN 1 LIMIT 5 1 a 1\r\nXADD s MAXLEN ~ 1 LIMIT -1 1 a 1\r\nXADD s MINID abc 1 a 1\r\nXADD s LIMIT 0 1 a 1\r\n",
+    "XADD s MAXLEN ~ 0 1 a 1\r\nXADD s MAXLEN ~ 0 LIMIT 0 2 a 1\r\nXLEN s\r\nXADD s MAXLEN\r\nXADD s MAXLEN ~\r\n",
+    // XRANGE / XREVRANGE.
+    "XADD s 1-1 a 1\r\nXADD s 1-2 b 2\r\nXADD s 2-1 c 3\r\nXRANGE s - + COUNT 2\r\nXRANGE s (1-1 +\r\nXRANGE s - (2-1\r\nXRANGE s 1 1\r\nXRANGE s 2 +\r\nXREVRANGE s + -\r\nXREVRANGE s + - COUNT 1\r\nXREVRANGE s (2-1 -\r\n",
+    "XADD s 1-1 a 1\r\nXRANGE s - + COUNT 0\r\nXRANGE s - + COUNT -5\r\nXRANGE s - + COUNT x\r\nXRANGE s - + FOO\r\nXRANGE s - + COUNT\r\nXRANGE nope - +\r\nXRANGE s x +\r\nXRANGE s - x\r\nXRANGE s (+ +\r\nXRANGE s - (-\r\nXRANGE s (18446744073709551615-18446744073709551615 +\r\nXRANGE s - (0-0\r\nXRANGE s 5 1\r\nXRANGE s ( +\r\n",
+    // XLEN, XDEL, XTRIM.
+    "XLEN nope\r\nXADD s 1 a 1\r\nXADD s 2 a 1\r\nXADD s 3 a 1\r\nXDEL s 2 2 9\r\nXLEN s\r\nXDEL s abc\r\nXDEL nope abc\r\nXDEL s\r\nXRANGE s - +\r\nXINFO STREAM s\r\n",
+    "XTRIM nope MAXLEN 0\r\nXADD s 1 a 1\r\nXADD s 2 a 1\r\nXADD s 3 a 1\r\nXTRIM s\r\nXTRIM s FOO 1\r\nXTRIM s LIMIT 1\r\nXTRIM s MAXLEN 1 LIMIT 1\r\nXTRIM s MAXLEN 2\r\nXTRIM s MINID 3\r\nXTRIM s MINID =\r\nXRANGE s - +\r\nXTRIM s MAXLEN ~ 0\r\nXLEN s\r\n",
+    // XSETID.
+    "XSETID nope 1\r\nXADD s 5 a 1\r\nXSETID s 4\r\nXSETID s 6\r\nXADD s 6 a 1\r\nXSETID s 9 ENTRIESADDED -1\r\nXSETID s 9 ENTRIESADDED 1\r\nXSETID s 9 MAXDELETEDID 10\r\nXSETID s 9 FOO\r\nXSETID s 9 ENTRIESADDED 5 MAXDELETEDID 8\r\nXINFO STREAM s\r\nXSETID s abc\r\n",
+    // XINFO.
+    "XINFO STREAM nope\r\nXADD s 1-1 a 1 b 2\r\nXADD s 2-2 c 3\r\nXINFO STREAM s\r\nXINFO STREAM s FULL\r\nXINFO STREAM s FULL COUNT 1\r\nXINFO STREAM s FULL COUNT 0\r\nXINFO STREAM s FOO\r\nXINFO STREAM s FULL COUNT\r\nXINFO HELP\r\nXINFO FOO\r\nXINFO\r\n",
+    "XADD s MAXLEN 0 1 a 1\r\nXINFO STREAM s\r\nXINFO STREAM s FULL\r\n",
+    // XREAD without blocking.
+    "XREAD STREAMS nope 0\r\nXADD s 1 a 1\r\nXADD s 2 b 2\r\nXADD t 1 c 3\r\nXREAD STREAMS s t 0 0\r\nXREAD COUNT 1 STREAMS s t 0 0\r\nXREAD STREAMS s $\r\nXREAD STREAMS s t 1 0-1\r\nXREAD COUNT 0 STREAMS s 0\r\nXREAD COUNT -3 STREAMS s 1\r\n",
+    "XREAD STREAMS s\r\nXREAD STREAMS s t 0\r\nXREAD COUNT x STREAMS s 0\r\nXREAD BLOCK x STREAMS s 0\r\nXREAD BLOCK -1 STREAMS s 0\r\nXREAD FOO STREAMS s 0\r\nXREAD s 0\r\nXREAD STREAMS s abc\r\nXREAD STREAMS s +\r\nXREAD STREAMS s -\r\n",
+    "XADD s 1 a 1\r\nXREAD BLOCK 0 STREAMS s 0\r\nXREAD BLOCK 10 STREAMS s $\r\nMULTI\r\nXREAD BLOCK 0 STREAMS s $\r\nXADD s 2 b 2\r\nXREAD BLOCK 0 STREAMS s 1\r\nEXEC\r\n",
+    // Key space.
+    "XADD s 1 a 1\r\nXADD t 1 a 1\r\nEXISTS s s t nope\r\nTYPE s\r\nTYPE nope\r\nDBSIZE\r\nKEYS s\r\nKEYS nope*\r\nDEL s nope s\r\nUNLINK t\r\nDBSIZE\r\nDEL\r\n",
+    "XADD s 1 a 1\r\nRENAME s u\r\nXRANGE u - +\r\nEXISTS s\r\nRENAME nope x\r\nRENAME u u\r\nRENAME u\r\nXADD v 5 a 1\r\nRENAME u v\r\nXRANGE v - +\r\n",
+    "XADD s 1 a 1\r\nSCAN 0\r\nSCAN 0 MATCH s COUNT 100\r\nSCAN 0 TYPE stream\r\nSCAN 0 TYPE string\r\nSCAN x\r\nSCAN 0 COUNT 0\r\nSCAN 0 FOO bar\r\nKEYS *\r\n",
+    "XADD s 1 a 1\r\nFLUSHALL x\r\nFLUSHALL ASYNC\r\nDBSIZE\r\nXADD s 1 a 1\r\nFLUSHDB SYNC\r\nDBSIZE\r\nFLUSHDB\r\nFUNCTION FLUSH\r\nFUNCTION FLUSH ASYNC\r\nFUNCTION FLUSH x\r\nFUNCTION\r\n",
+    // Transactions over streams.
+    "MULTI\r\nXADD s 1 a 1\r\nXADD s 1 a 1\r\nXLEN s\r\nEXEC\r\nMULTI\r\nXADD s 2 a\r\nXLEN s\r\nEXEC\r\nXLEN s\r\n",
+];
+
 /// Scripts run after `HELLO 3`; the HELLO reply (it holds the client id and
 /// server version) is cut before comparing.
 const RESP3_SCRIPTS: &[&str] = &[
     "CONFIG GET maxmemory\r\nCLIENT GETNAME\r\nCOMMAND INFO nosuch\r\nPING\r\nECHO x\r\n",
     "MULTI\r\nPING\r\nCONFIG GET timeout\r\nEXEC\r\nCONFIG GET nosuch\r\n",
     "HELLO 2 foo\r\nCLIENT SETNAME x\r\nCLIENT GETNAME\r\n",
+    "XADD s 1-1 a 1\r\nXADD t 2-2 b 2\r\nXREAD STREAMS s t 0 0\r\nXREAD STREAMS s $\r\nXRANGE s - + COUNT 0\r\nXADD n NOMKSTREAM 1 a 1\r\nXINFO STREAM s\r\nXINFO STREAM s FULL\r\nXADD e MAXLEN 0 1 a 1\r\nXINFO STREAM e\r\n",
 ];
 
 /// With `requirepass secret`.
@@ -92,9 +129,16 @@ const AUTH_SCRIPTS: &[&str] = &[
     "AUTH default secret\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n",
 ];
 
-async fn compare(eddy: SocketAddr, redis: SocketAddr, scripts: &[&str], prefix: &str, skip: usize) {
+async fn compare<S: AsRef<str>>(
+    eddy: SocketAddr,
+    redis: SocketAddr,
+    scripts: &[S],
+    prefix: &str,
+    skip: usize,
+) {
     let mut failures = Vec::new();
     for script in scripts {
+        let script = script.as_ref();
         let full = format!("{prefix}{script}ECHO __end__\r\n");
         let (a, b) = tokio::join!(
             run_script(eddy, full.as_bytes(), MARKER),
@@ -102,10 +146,13 @@ async fn compare(eddy: SocketAddr, redis: SocketAddr, scripts: &[&str], prefix: 
         );
         let (a, b) = (cut_frames(&a, skip), cut_frames(&b, skip));
         if a != b {
+            // Show the replies from a little before the first difference.
+            let same = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            let from = same.saturating_sub(60);
             failures.push(format!(
-                "script {script:?}\n  eddy:  {:?}\n  redis: {:?}",
-                String::from_utf8_lossy(&a),
-                String::from_utf8_lossy(&b)
+                "script {script:?}\n  differ at byte {same}\n  eddy:  {:?}\n  redis: {:?}",
+                String::from_utf8_lossy(&a[from..]),
+                String::from_utf8_lossy(&b[from..])
             ));
         }
     }
@@ -136,7 +183,35 @@ async fn server_commands_match_redis() {
     let eddy = TestServer::start(&[]).await;
     let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
     compare(eddy.addr, raddr, SCRIPTS, "", 0).await;
-    compare(eddy.addr, raddr, RESP3_SCRIPTS, "HELLO 3\r\n", 1).await;
+    compare(eddy.addr, raddr, RESP3_SCRIPTS, "HELLO 3\r\nFLUSHALL\r\n", 2).await;
+    eddy.stop().await;
+}
+
+#[tokio::test]
+async fn stream_commands_match_redis() {
+    let Some(redis) = start_redis(&[]).await else { return };
+    let eddy = TestServer::start(&[]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    compare(eddy.addr, raddr, STREAM_SCRIPTS, "FLUSHALL\r\n", 1).await;
+    eddy.stop().await;
+}
+
+#[tokio::test]
+async fn trimming_many_entries_matches_redis() {
+    let Some(redis) = start_redis(&[]).await else { return };
+    let eddy = TestServer::start(&[]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    let mut scripts = Vec::new();
+    for (n, trim) in [(250, "MAXLEN ~ 120"), (250, "MAXLEN 120"), (330, "MINID ~ 150"), (500, "MAXLEN ~ 10 LIMIT 150")] {
+        let mut s = String::new();
+        for i in 1..=n {
+            s.push_str(&format!("XADD s {i}-1 field value-{i}\r\n"));
+        }
+        s.push_str(&format!("XTRIM s {trim}\r\nXLEN s\r\nXRANGE s - + COUNT 3\r\n"));
+        s.push_str(&format!("XADD s {trim} {}-1 f v\r\nXLEN s\r\nXREVRANGE s + - COUNT 2\r\n", n + 1));
+        scripts.push(s);
+    }
+    compare(eddy.addr, raddr, &scripts, "FLUSHALL\r\n", 1).await;
     eddy.stop().await;
 }
 

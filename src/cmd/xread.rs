@@ -95,7 +95,7 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let rest = &args[first..];
     if rest.len() % 2 != 0 {
         ctx.reply.error(
-            "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.",
+            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
         );
         return Flow::Continue;
     }
@@ -119,7 +119,8 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
                 }
             }
         } else {
-            match StreamId::parse_loose(std::str::from_utf8(id).unwrap_or(""), 0) {
+            // Redis 7.0 reads these IDs strictly: `-` and `+` are refused.
+            match StreamId::parse_strict(std::str::from_utf8(id).unwrap_or(""), 0) {
                 Ok(id) => id,
                 Err(e) => {
                     ctx.engine_error(&e);
