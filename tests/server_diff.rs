@@ -183,13 +183,22 @@ async fn server_commands_match_redis() {
     let eddy = TestServer::start(&[]).await;
     let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
     compare(eddy.addr, raddr, SCRIPTS, "", 0).await;
-    compare(eddy.addr, raddr, RESP3_SCRIPTS, "HELLO 3\r\nFLUSHALL\r\n", 2).await;
+    compare(
+        eddy.addr,
+        raddr,
+        RESP3_SCRIPTS,
+        "HELLO 3\r\nFLUSHALL\r\n",
+        2,
+    )
+    .await;
     eddy.stop().await;
 }
 
 #[tokio::test]
 async fn stream_commands_match_redis() {
-    let Some(redis) = start_redis(&[]).await else { return };
+    let Some(redis) = start_redis(&[]).await else {
+        return;
+    };
     let eddy = TestServer::start(&[]).await;
     let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
     compare(eddy.addr, raddr, STREAM_SCRIPTS, "FLUSHALL\r\n", 1).await;
@@ -198,17 +207,29 @@ async fn stream_commands_match_redis() {
 
 #[tokio::test]
 async fn trimming_many_entries_matches_redis() {
-    let Some(redis) = start_redis(&[]).await else { return };
+    let Some(redis) = start_redis(&[]).await else {
+        return;
+    };
     let eddy = TestServer::start(&[]).await;
     let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
     let mut scripts = Vec::new();
-    for (n, trim) in [(250, "MAXLEN ~ 120"), (250, "MAXLEN 120"), (330, "MINID ~ 150"), (500, "MAXLEN ~ 10 LIMIT 150")] {
+    for (n, trim) in [
+        (250, "MAXLEN ~ 120"),
+        (250, "MAXLEN 120"),
+        (330, "MINID ~ 150"),
+        (500, "MAXLEN ~ 10 LIMIT 150"),
+    ] {
         let mut s = String::new();
         for i in 1..=n {
             s.push_str(&format!("XADD s {i}-1 field value-{i}\r\n"));
         }
-        s.push_str(&format!("XTRIM s {trim}\r\nXLEN s\r\nXRANGE s - + COUNT 3\r\n"));
-        s.push_str(&format!("XADD s {trim} {}-1 f v\r\nXLEN s\r\nXREVRANGE s + - COUNT 2\r\n", n + 1));
+        s.push_str(&format!(
+            "XTRIM s {trim}\r\nXLEN s\r\nXRANGE s - + COUNT 3\r\n"
+        ));
+        s.push_str(&format!(
+            "XADD s {trim} {}-1 f v\r\nXLEN s\r\nXREVRANGE s + - COUNT 2\r\n",
+            n + 1
+        ));
         scripts.push(s);
     }
     compare(eddy.addr, raddr, &scripts, "FLUSHALL\r\n", 1).await;

@@ -3,6 +3,10 @@
 
 use super::{CommandDef, Ctx, Flow, eq, int_arg};
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one table row per call, read like the table"
+)]
 const fn def(
     name: &'static str,
     arity: i32,
@@ -35,7 +39,16 @@ const READ_ACL: &[&str] = &["@keyspace", "@read", "@fast"];
 
 /// The key-space family.
 pub const COMMANDS: &[CommandDef] = &[
-    def("del", -2, WRITE, WRITE_ACL, (1, -1, 1), "Delete a key", "1.0.0", del),
+    def(
+        "del",
+        -2,
+        WRITE,
+        WRITE_ACL,
+        (1, -1, 1),
+        "Delete a key",
+        "1.0.0",
+        del,
+    ),
     def(
         "unlink",
         -2,
@@ -46,8 +59,26 @@ pub const COMMANDS: &[CommandDef] = &[
         "4.0.0",
         del,
     ),
-    def("exists", -2, READ_FAST, READ_ACL, (1, -1, 1), "Determine if a key exists", "1.0.0", exists),
-    def("type", 2, READ_FAST, READ_ACL, (1, 1, 1), "Determine the type stored at key", "1.0.0", key_type),
+    def(
+        "exists",
+        -2,
+        READ_FAST,
+        READ_ACL,
+        (1, -1, 1),
+        "Determine if a key exists",
+        "1.0.0",
+        exists,
+    ),
+    def(
+        "type",
+        2,
+        READ_FAST,
+        READ_ACL,
+        (1, 1, 1),
+        "Determine the type stored at key",
+        "1.0.0",
+        key_type,
+    ),
     def(
         "keys",
         2,
@@ -78,7 +109,16 @@ pub const COMMANDS: &[CommandDef] = &[
         "1.0.0",
         dbsize,
     ),
-    def("rename", 3, WRITE, WRITE_ACL, (1, 2, 1), "Rename a key", "1.0.0", rename),
+    def(
+        "rename",
+        3,
+        WRITE,
+        WRITE_ACL,
+        (1, 2, 1),
+        "Rename a key",
+        "1.0.0",
+        rename,
+    ),
     def(
         "flushall",
         -1,
@@ -162,7 +202,9 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 fn scan(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
-    let cursor = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok());
+    let cursor = std::str::from_utf8(&args[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
     let Some(cursor) = cursor else {
         ctx.reply.error("ERR invalid cursor");
         return Flow::Continue;
@@ -190,7 +232,9 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     }
     // The pattern `*` matches everything: skip the matching work.
     let pattern = pattern.filter(|p| *p != b"*");
-    let (next, found) = ctx.store().scan(cursor, pattern, type_name.as_deref(), count);
+    let (next, found) = ctx
+        .store()
+        .scan(cursor, pattern, type_name.as_deref(), count);
     ctx.reply.array(2);
     ctx.reply.bulk(next.to_string().as_bytes());
     ctx.reply.array(found.len());
@@ -237,7 +281,8 @@ fn function_flush(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         [_, _] => {}
         [_, _, mode] if eq(mode, "ASYNC") || eq(mode, "SYNC") => {}
         _ => {
-            ctx.reply.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+            ctx.reply
+                .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
             return Flow::Continue;
         }
     }

@@ -51,12 +51,60 @@ pub const COMMANDS: &[CommandDef] = &[
         "5.0.0",
         xadd,
     ),
-    def("xrange", -4, READ, READ_ACL, "Return a range of elements in a stream, with IDs matching the specified IDs interval", "5.0.0", xrange),
-    def("xrevrange", -4, READ, READ_ACL, "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", "5.0.0", xrevrange),
-    def("xlen", 2, &["readonly", "fast"], &["@read", "@stream", "@fast"], "Return the number of entries in a stream", "5.0.0", xlen),
-    def("xdel", -3, &["write", "fast"], &["@write", "@stream", "@fast"], "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", "5.0.0", xdel),
-    def("xtrim", -4, &["write"], &["@write", "@stream", "@slow"], "Trims the stream to (approximately if '~' is passed) a certain size", "5.0.0", xtrim),
-    def("xsetid", -3, &["write", "denyoom", "fast"], &["@write", "@stream", "@fast"], "An internal command for replicating stream values", "5.0.0", xsetid),
+    def(
+        "xrange",
+        -4,
+        READ,
+        READ_ACL,
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval",
+        "5.0.0",
+        xrange,
+    ),
+    def(
+        "xrevrange",
+        -4,
+        READ,
+        READ_ACL,
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE",
+        "5.0.0",
+        xrevrange,
+    ),
+    def(
+        "xlen",
+        2,
+        &["readonly", "fast"],
+        &["@read", "@stream", "@fast"],
+        "Return the number of entries in a stream",
+        "5.0.0",
+        xlen,
+    ),
+    def(
+        "xdel",
+        -3,
+        &["write", "fast"],
+        &["@write", "@stream", "@fast"],
+        "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
+        "5.0.0",
+        xdel,
+    ),
+    def(
+        "xtrim",
+        -4,
+        &["write"],
+        &["@write", "@stream", "@slow"],
+        "Trims the stream to (approximately if '~' is passed) a certain size",
+        "5.0.0",
+        xtrim,
+    ),
+    def(
+        "xsetid",
+        -3,
+        &["write", "denyoom", "fast"],
+        &["@write", "@stream", "@fast"],
+        "An internal command for replicating stream values",
+        "5.0.0",
+        xsetid,
+    ),
     CommandDef {
         name: "xinfo",
         arity: -2,
@@ -69,7 +117,15 @@ pub const COMMANDS: &[CommandDef] = &[
         complexity: "Depends on subcommand.",
         handler: None,
         subcommands: &[
-            def("stream", -3, READ, READ_ACL, "Get information about a stream", "5.0.0", xinfo_stream),
+            def(
+                "stream",
+                -3,
+                READ,
+                READ_ACL,
+                "Get information about a stream",
+                "5.0.0",
+                xinfo_stream,
+            ),
             CommandDef {
                 name: "help",
                 arity: 2,
@@ -134,7 +190,13 @@ struct AddOrTrim {
 }
 
 fn parse_add_or_trim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], xadd: bool) -> Option<AddOrTrim> {
-    let mut out = AddOrTrim { trim: None, nomkstream: false, expect: None, idmp: None, id_index: args.len() };
+    let mut out = AddOrTrim {
+        trim: None,
+        nomkstream: false,
+        expect: None,
+        idmp: None,
+        id_index: args.len(),
+    };
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
     let mut limit: Option<i64> = None;
@@ -142,7 +204,8 @@ fn parse_add_or_trim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], xadd: bool) -> Opt
     while i < args.len() {
         let more = args.len() - 1 - i;
         let opt = &args[i];
-        let is_strategy = eq(opt, "MAXLEN") || eq(opt, "MINID") || eq(opt, "MAXSIZE") || eq(opt, "MAXAGE");
+        let is_strategy =
+            eq(opt, "MAXLEN") || eq(opt, "MINID") || eq(opt, "MAXSIZE") || eq(opt, "MAXAGE");
         if xadd && opt.as_slice() == b"*" {
             out.id_index = i;
             break;
@@ -166,7 +229,8 @@ fn parse_add_or_trim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], xadd: bool) -> Opt
                 match parse_memory(text(arg)) {
                     Some(n) => TrimStrategy::MaxSize(n.unsigned_abs()),
                     None => {
-                        ctx.reply.error("ERR The MAXSIZE argument must be a memory value >= 0.");
+                        ctx.reply
+                            .error("ERR The MAXSIZE argument must be a memory value >= 0.");
                         return None;
                     }
                 }
@@ -176,8 +240,13 @@ fn parse_add_or_trim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], xadd: bool) -> Opt
                     return None;
                 };
                 if n < 0 {
-                    let name = if eq(opt, "MAXLEN") { "MAXLEN" } else { "MAXAGE" };
-                    ctx.reply.error(&format!("ERR The {name} argument must be >= 0."));
+                    let name = if eq(opt, "MAXLEN") {
+                        "MAXLEN"
+                    } else {
+                        "MAXAGE"
+                    };
+                    ctx.reply
+                        .error(&format!("ERR The {name} argument must be >= 0."));
                     return None;
                 }
                 if eq(opt, "MAXLEN") {
@@ -221,15 +290,18 @@ fn parse_add_or_trim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], xadd: bool) -> Opt
         }
     }
     if limit.is_some_and(|l| l != 0) && strategy.is_none() {
-        ctx.reply.error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
+        ctx.reply
+            .error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
         return None;
     }
     if !xadd && strategy.is_none() {
-        ctx.reply.error("ERR syntax error, XTRIM must be called with a trimming strategy");
+        ctx.reply
+            .error("ERR syntax error, XTRIM must be called with a trimming strategy");
         return None;
     }
     if limit.is_some() && !approx {
-        ctx.reply.error("ERR syntax error, LIMIT cannot be used without the special ~ option");
+        ctx.reply
+            .error("ERR syntax error, LIMIT cannot be used without the special ~ option");
         return None;
     }
     out.trim = strategy.map(|strategy| Trim {
@@ -255,8 +327,10 @@ fn xadd(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
             return Flow::Continue;
         }
     };
-    let fields: Vec<(&[u8], &[u8])> =
-        args[field_pos..].chunks(2).map(|p| (p[0].as_slice(), p[1].as_slice())).collect();
+    let fields: Vec<(&[u8], &[u8])> = args[field_pos..]
+        .chunks(2)
+        .map(|p| (p[0].as_slice(), p[1].as_slice()))
+        .collect();
     let mut add = AddArgs::new(&fields).id(id);
     add.nomkstream = opts.nomkstream;
     add.trim = opts.trim;
@@ -278,7 +352,11 @@ fn xadd(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 fn range(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], rev: bool) -> Flow {
-    let (start, end) = if rev { (&args[3], &args[2]) } else { (&args[2], &args[3]) };
+    let (start, end) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
     let range = match IdRange::parse(text(start), text(end)) {
         Ok(r) => r,
         Err(e) => {
@@ -305,7 +383,11 @@ fn range(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], rev: bool) -> Flow {
     }
     let count = count.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let store = ctx.store();
-    let got = if rev { store.xrevrange(&args[1], range, count) } else { store.xrange(&args[1], range, count) };
+    let got = if rev {
+        store.xrevrange(&args[1], range, count)
+    } else {
+        store.xrange(&args[1], range, count)
+    };
     match got {
         Ok(entries) => write_entries(ctx.reply, &entries),
         Err(e) => ctx.engine_error(&e),
@@ -459,7 +541,10 @@ fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     r.bulk(b"entries-added");
     r.int(i64::try_from(info.entries_added).unwrap_or(i64::MAX));
     r.bulk(b"recorded-first-entry-id");
-    r.bulk_id(info.recorded_first_entry_id.ms, info.recorded_first_entry_id.seq);
+    r.bulk_id(
+        info.recorded_first_entry_id.ms,
+        info.recorded_first_entry_id.seq,
+    );
     match entries {
         Some(entries) => {
             r.bulk(b"entries");
@@ -471,7 +556,10 @@ fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         None => {
             r.bulk(b"groups");
             r.int(0);
-            for (name, e) in [(&b"first-entry"[..], &info.first_entry), (b"last-entry", &info.last_entry)] {
+            for (name, e) in [
+                (&b"first-entry"[..], &info.first_entry),
+                (b"last-entry", &info.last_entry),
+            ] {
                 r.bulk(name);
                 match e {
                     Some(e) => write_entry(r, e),

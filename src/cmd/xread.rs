@@ -64,7 +64,8 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         if eq(&args[i], "BLOCK") && more >= 1 {
             match int_arg(&args[i + 1]) {
                 None => {
-                    ctx.reply.error("ERR timeout is not an integer or out of range");
+                    ctx.reply
+                        .error("ERR timeout is not an integer or out of range");
                     return Flow::Continue;
                 }
                 Some(ms) if ms < 0 => {
@@ -93,7 +94,7 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         return ctx.syntax_error();
     };
     let rest = &args[first..];
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         ctx.reply.error(
             "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
         );
@@ -138,7 +139,11 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
             // Blocking inside MULTI (or EXEC) times out at once.
             Some(ms) if !ctx.session.in_exec => {
                 let timeout = (ms > 0).then(|| Duration::from_millis(ms.unsigned_abs()));
-                return Flow::Block(Box::new(BlockedRead { streams, count, timeout }));
+                return Flow::Block(Box::new(BlockedRead {
+                    streams,
+                    count,
+                    timeout,
+                }));
             }
             _ => ctx.reply.null_array(),
         },

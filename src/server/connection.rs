@@ -19,9 +19,9 @@ use super::clients::ClientInfo;
 use crate::FsyncPolicy;
 use crate::cmd::xread::BlockedRead;
 use crate::cmd::{self, Ctx, Flow, Session};
-use crate::stream::StreamId;
 use crate::resp::Reply;
 use crate::resp::request::{self, Checked, Request, RequestLimits};
+use crate::stream::StreamId;
 
 /// Reads are made with at least this much free space in the buffer.
 const READ_CHUNK: usize = 16 * 1024;
@@ -66,20 +66,41 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
     let mut req = Request::default();
     'conn: loop {
         // Run what is buffered (nothing on the first turn), answer, then read.
-        let mut after = process(&shared, &mut session, &mut inbuf, &mut out, &mut errors, &mut req);
+        let mut after = process(
+            &shared,
+            &mut session,
+            &mut inbuf,
+            &mut out,
+            &mut errors,
+            &mut req,
+        );
         shared.stats.record_errors(&errors);
         errors.clear();
         let qbuf = inbuf.len();
         session.client.update(|m| m.qbuf = qbuf);
-        if flush(&shared, &mut session, &mut stream, &mut out).await.is_err() {
+        if flush(&shared, &mut session, &mut stream, &mut out)
+            .await
+            .is_err()
+        {
             break;
         }
         if let After::Block(spec) = after {
-            let how = block(&shared, &mut session, &mut stream, &mut inbuf, &mut out, &spec).await;
+            let how = block(
+                &shared,
+                &mut session,
+                &mut stream,
+                &mut inbuf,
+                &mut out,
+                &spec,
+            )
+            .await;
             shared.stats.record_errors(&errors);
             match how {
                 Unblocked::Replied => {
-                    if flush(&shared, &mut session, &mut stream, &mut out).await.is_err() {
+                    if flush(&shared, &mut session, &mut stream, &mut out)
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                     // Requests that arrived meanwhile are run before reading more.
@@ -112,9 +133,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
             if idle_timeout == 0 {
                 Some(stream.read_buf(&mut inbuf).await)
             } else {
-                tokio::time::timeout(Duration::from_secs(idle_timeout), stream.read_buf(&mut inbuf))
-                    .await
-                    .ok()
+                tokio::time::timeout(
+                    Duration::from_secs(idle_timeout),
+                    stream.read_buf(&mut inbuf),
+                )
+                .await
+                .ok()
             }
         };
         let n = tokio::select! {
@@ -129,7 +153,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
                 Some(Ok(n)) => n,
             },
         };
-        shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
+        shared
+            .stats
+            .total_net_input_bytes
+            .fetch_add(n as u64, Relaxed);
         shared.stats.total_reads_processed.fetch_add(1, Relaxed);
         session.client.touch();
     }
@@ -160,7 +187,10 @@ async fn flush(
         return Ok(());
     }
     stream.write_all(out).await.map_err(|_| ())?;
-    shared.stats.total_net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+    shared
+        .stats
+        .total_net_output_bytes
+        .fetch_add(out.len() as u64, Relaxed);
     shared.stats.total_writes_processed.fetch_add(1, Relaxed);
     out.clear();
     if out.capacity() > KEEP_OUTPUT_CAPACITY {
@@ -182,7 +212,11 @@ async fn block(
     let mut events = shared.stream_events.subscribe();
     let mut signal = shared.shutdown_signal();
     let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
-    let refs: Vec<(&[u8], StreamId)> = spec.streams.iter().map(|(k, id)| (k.as_slice(), *id)).collect();
+    let refs: Vec<(&[u8], StreamId)> = spec
+        .streams
+        .iter()
+        .map(|(k, id)| (k.as_slice(), *id))
+        .collect();
     session.client.update(|m| m.blocked = true);
     let mut errors = Vec::new();
     let outcome = loop {

@@ -43,26 +43,38 @@ impl Durability {
     /// The thread could not be spawned.
     pub fn start(store: Arc<Store>) -> std::io::Result<Durability> {
         let (tx, rx) = mpsc::channel::<()>();
-        let initial = Durable { end: store.durable_end(), failed: false };
+        let initial = Durable {
+            end: store.durable_end(),
+            failed: false,
+        };
         let (state_tx, state_rx) = watch::channel(initial);
         let thread_store = Arc::clone(&store);
-        std::thread::Builder::new().name("eddy-sync".into()).spawn(move || {
-            // Ends when every sender (the Durability handle) is dropped.
-            while rx.recv().is_ok() {
-                // Every request queued so far is covered by this one sync.
-                while rx.try_recv().is_ok() {}
-                match thread_store.sync() {
-                    Ok(end) => {
-                        state_tx.send_replace(Durable { end, failed: false });
-                    }
-                    Err(e) => {
-                        tracing::warn!("Write-ahead log sync failed: {e}");
-                        state_tx.send_replace(Durable { end: thread_store.durable_end(), failed: true });
+        std::thread::Builder::new()
+            .name("eddy-sync".into())
+            .spawn(move || {
+                // Ends when every sender (the Durability handle) is dropped.
+                while rx.recv().is_ok() {
+                    // Every request queued so far is covered by this one sync.
+                    while rx.try_recv().is_ok() {}
+                    match thread_store.sync() {
+                        Ok(end) => {
+                            state_tx.send_replace(Durable { end, failed: false });
+                        }
+                        Err(e) => {
+                            tracing::warn!("Write-ahead log sync failed: {e}");
+                            state_tx.send_replace(Durable {
+                                end: thread_store.durable_end(),
+                                failed: true,
+                            });
+                        }
                     }
                 }
-            }
-        })?;
-        Ok(Durability { store, requests: tx, durable: state_rx })
+            })?;
+        Ok(Durability {
+            store,
+            requests: tx,
+            durable: state_rx,
+        })
     }
 
     /// Waits until every record before `end` is durable.
@@ -75,7 +87,14 @@ impl Durability {
         }
         let mut rx = self.durable.clone();
         self.requests.send(()).map_err(|_| SyncFailed)?;
-        let state = rx.wait_for(|d| d.failed || d.end >= end).await.map_err(|_| SyncFailed)?;
-        if state.end >= end { Ok(()) } else { Err(SyncFailed) }
+        let state = rx
+            .wait_for(|d| d.failed || d.end >= end)
+            .await
+            .map_err(|_| SyncFailed)?;
+        if state.end >= end {
+            Ok(())
+        } else {
+            Err(SyncFailed)
+        }
     }
 }

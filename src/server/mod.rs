@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::FsyncPolicy;
 use crate::config::{AppendFsync, ConfigError, Directive, LogLevel, SPECS, Settings};
 use crate::store::{Store, StoreOptions};
 use crate::stream::NodeLimits;
-use crate::FsyncPolicy;
 
 /// A callback that applies a new `loglevel` to the logger.
 pub struct LogHook(pub Box<dyn Fn(LogLevel) + Send + Sync>);
@@ -200,7 +200,8 @@ impl Shared {
     }
 
     fn after_change(&self, old: &Settings, new: &Settings) {
-        self.auth_required.store(new.requirepass().is_some(), Relaxed);
+        self.auth_required
+            .store(new.requirepass().is_some(), Relaxed);
         if old.appendfsync() != new.appendfsync() {
             self.store.set_fsync_policy(fsync_policy(new.appendfsync()));
         }
@@ -239,7 +240,10 @@ fn fsync_policy(a: AppendFsync) -> FsyncPolicy {
 }
 
 fn node_limits(s: &Settings) -> NodeLimits {
-    NodeLimits { max_bytes: s.stream_node_max_bytes(), max_entries: s.stream_node_max_entries() }
+    NodeLimits {
+        max_bytes: s.stream_node_max_bytes(),
+        max_entries: s.stream_node_max_entries(),
+    }
 }
 
 /// Opens the store in `dir` as the settings say, logging what recovery did.
@@ -325,7 +329,13 @@ impl Server {
             .map_err(std::io::Error::other)??;
         let store = Arc::new(store);
         let durability = durability::Durability::start(Arc::clone(&store))?;
-        let shared = Arc::new(Shared::new(settings, overrides, actual_port, store, durability));
+        let shared = Arc::new(Shared::new(
+            settings,
+            overrides,
+            actual_port,
+            store,
+            durability,
+        ));
         Ok(Server { shared, listeners })
     }
 
@@ -374,7 +384,9 @@ impl Server {
         })
         .await;
         match flushed {
-            Ok(Ok(c)) => tracing::info!("Log synced; checkpoint written at position {}", c.position),
+            Ok(Ok(c)) => {
+                tracing::info!("Log synced; checkpoint written at position {}", c.position)
+            }
             Ok(Err(e)) => tracing::warn!("Error making the log durable at shutdown: {e}"),
             Err(e) => tracing::warn!("Error making the log durable at shutdown: {e}"),
         }
