@@ -437,7 +437,8 @@ impl Stream {
         Ok(())
     }
 
-    /// XSETID validation, in Redis's order (the key exists).
+    /// XSETID validation, in Redis's order (the key exists). Redis 7.0 does
+    /// not compare with the current max deleted ID (later versions do).
     pub fn check_setid(
         &self,
         wal: &Wal,
@@ -449,9 +450,6 @@ impl Stream {
             if id < md {
                 return Err(Error::XsetidBelowGivenMaxDeleted);
             }
-        }
-        if id < self.max_deleted {
-            return Err(Error::XsetidBelowMaxDeleted);
         }
         if self.length > 0 {
             let top = self.last_live(wal)?.map_or(StreamId::MIN, |e| e.id);
