@@ -19,7 +19,14 @@ fn range(s: &Store, start: &str, end: &str, count: Option<usize>) -> Result<Vec<
 }
 
 fn four(dir: &std::path::Path) -> Result<Store, Error> {
-    let s = open_with_limits(dir, &clock(1), NodeLimits { max_bytes: 4096, max_entries: 2 });
+    let s = open_with_limits(
+        dir,
+        &clock(1),
+        NodeLimits {
+            max_bytes: 4096,
+            max_entries: 2,
+        },
+    );
     for (ms, seq) in [(5, 0), (5, 1), (5, 2), (6, 0)] {
         add(&s, b"t", ms, seq)?;
     }
@@ -31,19 +38,37 @@ fn exclusive_and_incomplete_bounds() -> Result<(), Error> {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = four(dir.path())?;
     // Redis: XRANGE t (5 +  ->  5-1 5-2 6-0
-    assert_eq!(range(&s, "(5", "+", None)?, vec![id(5, 1), id(5, 2), id(6, 0)]);
+    assert_eq!(
+        range(&s, "(5", "+", None)?,
+        vec![id(5, 1), id(5, 2), id(6, 0)]
+    );
     // Redis: XRANGE t - (5  ->  5-0 5-1 5-2
-    assert_eq!(range(&s, "-", "(5", None)?, vec![id(5, 0), id(5, 1), id(5, 2)]);
-    assert_eq!(range(&s, "5", "5", None)?, vec![id(5, 0), id(5, 1), id(5, 2)]);
+    assert_eq!(
+        range(&s, "-", "(5", None)?,
+        vec![id(5, 0), id(5, 1), id(5, 2)]
+    );
+    assert_eq!(
+        range(&s, "5", "5", None)?,
+        vec![id(5, 0), id(5, 1), id(5, 2)]
+    );
     assert_eq!(range(&s, "(5-1", "(6-0", None)?, vec![id(5, 2)]);
     assert_eq!(range(&s, "5-1", "5-1", None)?, vec![id(5, 1)]);
     assert_eq!(range(&s, "7", "5", None)?, vec![]);
     for (a, b) in [("(-", "+"), ("(+", "+"), ("-", "(-"), ("(", "+")] {
-        assert!(matches!(IdRange::parse(a, b), Err(Error::InvalidStreamId)), "{a} {b}");
+        assert!(
+            matches!(IdRange::parse(a, b), Err(Error::InvalidStreamId)),
+            "{a} {b}"
+        );
     }
     let max = "(18446744073709551615-18446744073709551615";
-    assert!(matches!(parse_range_start(max), Err(Error::InvalidStartInterval)));
-    assert!(matches!(parse_range_end("(0-0"), Err(Error::InvalidEndInterval)));
+    assert!(matches!(
+        parse_range_start(max),
+        Err(Error::InvalidStartInterval)
+    ));
+    assert!(matches!(
+        parse_range_end("(0-0"),
+        Err(Error::InvalidEndInterval)
+    ));
     Ok(())
 }
 
@@ -53,7 +78,10 @@ fn count_edge_cases() -> Result<(), Error> {
     let s = four(dir.path())?;
     assert_eq!(range(&s, "-", "+", Some(0))?, vec![]);
     assert_eq!(range(&s, "-", "+", Some(1))?, vec![id(5, 0)]);
-    assert_eq!(range(&s, "-", "+", Some(3))?, vec![id(5, 0), id(5, 1), id(5, 2)]);
+    assert_eq!(
+        range(&s, "-", "+", Some(3))?,
+        vec![id(5, 0), id(5, 1), id(5, 2)]
+    );
     assert_eq!(range(&s, "-", "+", Some(100))?.len(), 4);
     let rev = ids(&s.xrevrange(b"t", IdRange::ALL, Some(2))?);
     assert_eq!(rev, vec![id(6, 0), id(5, 2)]);
@@ -66,7 +94,14 @@ fn count_edge_cases() -> Result<(), Error> {
 #[test]
 fn deleted_entries_are_skipped_across_blocks() -> Result<(), Error> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = open_with_limits(dir.path(), &clock(1), NodeLimits { max_bytes: 4096, max_entries: 3 });
+    let s = open_with_limits(
+        dir.path(),
+        &clock(1),
+        NodeLimits {
+            max_bytes: 4096,
+            max_entries: 3,
+        },
+    );
     for i in 1..=20 {
         add(&s, b"t", i, 0)?;
     }
@@ -108,8 +143,14 @@ fn xsetid_rules() -> Result<(), Error> {
     }
     s.xdel(b"x", &[id(3, 1)])?;
     s.xsetid(b"x", id(2, 5), None, None)?;
-    assert!(matches!(s.xsetid(b"x", id(2, 0), None, None), Err(Error::XsetidBelowTop)));
-    assert!(matches!(s.xsetid(b"x", id(2, 1), Some(1), None), Err(Error::XsetidEntriesAdded)));
+    assert!(matches!(
+        s.xsetid(b"x", id(2, 0), None, None),
+        Err(Error::XsetidBelowTop)
+    ));
+    assert!(matches!(
+        s.xsetid(b"x", id(2, 1), Some(1), None),
+        Err(Error::XsetidEntriesAdded)
+    ));
     assert!(matches!(
         s.xsetid(b"x", id(2, 1), None, Some(id(2, 2))),
         Err(Error::XsetidBelowGivenMaxDeleted)
@@ -128,7 +169,10 @@ fn xsetid_rules() -> Result<(), Error> {
     assert_eq!(info.recorded_first_entry_id, id(1, 1));
     assert_eq!(info.first_entry.map(|e| e.id()), Some(id(1, 1)));
     assert_eq!(info.last_entry.map(|e| e.id()), Some(id(2, 1)));
-    assert!(matches!(s.xsetid(b"nokey", id(1, 1), None, None), Err(Error::NoSuchKey)));
+    assert!(matches!(
+        s.xsetid(b"nokey", id(1, 1), None, None),
+        Err(Error::NoSuchKey)
+    ));
     assert!(matches!(
         s.xsetid(b"nokey", id(1, 1), None, Some(id(2, 0))),
         Err(Error::XsetidBelowGivenMaxDeleted)
@@ -151,7 +195,12 @@ fn xinfo_of_an_emptied_stream() -> Result<(), Error> {
     assert_eq!(s.xdel(b"e", &[id(5, 0)])?, 1);
     let info = s.xinfo_stream(b"e")?;
     assert_eq!(
-        (info.length, info.radix_tree_keys, info.radix_tree_nodes, info.entries_added),
+        (
+            info.length,
+            info.radix_tree_keys,
+            info.radix_tree_nodes,
+            info.entries_added
+        ),
         (0, 0, 1, 1)
     );
     assert_eq!(info.last_generated_id, id(5, 0));
