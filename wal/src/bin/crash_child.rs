@@ -54,7 +54,7 @@ fn next(state: &mut u64) -> u64 {
 fn appender(wal: &Wal, out: &Mutex<std::io::Stdout>, seed: u64) {
     let mut rng = seed | 1;
     loop {
-        let count = if next(&mut rng) % 4 == 0 {
+        let count = if next(&mut rng).is_multiple_of(4) {
             1 + next(&mut rng) % 4
         } else {
             1
