@@ -13,10 +13,10 @@ pub fn tempdir() -> tempfile::TempDir {
 /// reopen a WAL thousands of times and check logic, not the disk.
 pub fn ram_tempdir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(d) = tempfile::tempdir_in(shm) {
-            return d;
-        }
+    if shm.is_dir()
+        && let Ok(d) = tempfile::tempdir_in(shm)
+    {
+        return d;
     }
     tempdir()
 }
