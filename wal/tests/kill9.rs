@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use eddy_wal::{Options, Position, Result, Wal};
+use eddy_wal::{Error, Options, Position, Result, Wal};
 
 struct Acked {
     pos: Position,
@@ -57,9 +57,17 @@ fn acknowledged_records_survive_kill_9() -> Result<()> {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn the crash child");
-        let mut stdout = proc.stdout.take().expect("child stdout");
+        let mut stdout = BufReader::new(proc.stdout.take().expect("child stdout"));
+        // Once the child has acknowledged a record it holds the lock: this process
+        // cannot open the directory meanwhile.
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("first acknowledgement");
+        match Wal::open(dir.path(), Options::default()) {
+            Err(Error::Locked { dir: d }) => assert_eq!(d, dir.path()),
+            other => panic!("expected Locked while the child runs, got {other:?}"),
+        }
         let reader = std::thread::spawn(move || {
-            let mut s = String::new();
+            let mut s = first;
             let _ = stdout.read_to_string(&mut s);
             s
         });
