@@ -199,11 +199,11 @@ impl Engine {
                 stream.idmp_mut().record(pid, iid, *id);
             }
         }
-        if let Some((effect, _)) = trim_plan {
-            if let Err(e) = stream.apply_trim(wal, &effect) {
-                self.poisoned = true;
-                return Err(e);
-            }
+        if let Some((effect, _)) = trim_plan
+            && let Err(e) = stream.apply_trim(wal, &effect)
+        {
+            self.poisoned = true;
+            return Err(e);
         }
         Ok((ids, wal.end().0))
     }

@@ -118,6 +118,9 @@ impl<'a> AddArgs<'a> {
     }
 }
 
+/// One stream's part of an XREAD reply: the key and its new entries.
+pub type StreamEntries = (Vec<u8>, Vec<Entry>);
+
 /// What XADD did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Added {
@@ -504,7 +507,7 @@ impl Store {
         &self,
         streams: &[(&[u8], StreamId)],
         count: Option<usize>,
-    ) -> Result<Vec<(Vec<u8>, Vec<Entry>)>, Error> {
+    ) -> Result<Vec<StreamEntries>, Error> {
         let eng = self.lock();
         let mut out = Vec::new();
         for (key, after) in streams {
