@@ -66,7 +66,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
     let mut req = Request::default();
     'conn: loop {
         // Run what is buffered (nothing on the first turn), answer, then read.
-        let mut after = process(
+        let after = process(
             &shared,
             &mut session,
             &mut inbuf,
@@ -84,41 +84,36 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
         {
             break;
         }
-        if let After::Block(spec) = after {
-            let how = block(
-                &shared,
-                &mut session,
-                &mut stream,
-                &mut inbuf,
-                &mut out,
-                &spec,
-            )
-            .await;
-            shared.stats.record_errors(&errors);
-            match how {
-                Unblocked::Replied => {
-                    if flush(&shared, &mut session, &mut stream, &mut out)
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    // Requests that arrived meanwhile are run before reading more.
-                    continue 'conn;
-                }
-                Unblocked::Closed | Unblocked::Shutdown => break,
-            }
-        }
-        after = match after {
-            After::Block(_) => After::Continue,
-            other => other,
-        };
         match after {
-            After::Continue | After::Block(_) => {}
+            After::Continue => {}
             After::Close => break,
             After::Shutdown => {
                 shared.request_shutdown();
                 break;
+            }
+            After::Block(spec) => {
+                let how = block(
+                    &shared,
+                    &mut session,
+                    &mut stream,
+                    &mut inbuf,
+                    &mut out,
+                    &spec,
+                )
+                .await;
+                match how {
+                    Unblocked::Replied => {
+                        if flush(&shared, &mut session, &mut stream, &mut out)
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                        // Requests that arrived meanwhile run before reading more.
+                        continue 'conn;
+                    }
+                    Unblocked::Closed | Unblocked::Shutdown => break,
+                }
             }
         }
         if inbuf.len() > shared.settings().client_query_buffer_limit() {
