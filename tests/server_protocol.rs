@@ -260,3 +260,24 @@ async fn idle_clients_are_closed_after_timeout() {
     assert_eq!(c.read_to_close().await, b"");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_thousand_concurrent_connections() {
+    let server = TestServer::start(&[]).await;
+    let mut clients = Vec::new();
+    for _ in 0..1000 {
+        clients.push(Raw::connect(server.addr).await);
+    }
+    // Every connection sends before any reads, so all are open at once.
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(&cmd(&["ECHO", &i.to_string()])).await;
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let want = format!("${}\r\n{i}\r\n", i.to_string().len());
+        assert_eq!(c.read_frames(1).await, want.as_bytes());
+    }
+    let info = String::from_utf8(clients[0].call(b"INFO clients\r\n", 1).await).unwrap();
+    assert!(info.contains("connected_clients:1000\r\n"), "{info}");
+    drop(clients);
+    server.stop().await;
+}

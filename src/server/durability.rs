@@ -7,8 +7,9 @@
 //! before their replies leave, so no reply acknowledges a write that a crash
 //! could lose, and no worker thread ever blocks on the disk.
 
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
@@ -23,12 +24,20 @@ pub struct Durable {
     pub failed: bool,
 }
 
+/// What the sync thread is asked to do.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Sync,
+    Stop,
+}
+
 /// The handle connections use to wait for durability.
 #[derive(Debug)]
 pub struct Durability {
     store: Arc<Store>,
-    requests: mpsc::Sender<()>,
+    requests: mpsc::Sender<Request>,
     durable: watch::Receiver<Durable>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Durability could not be reached: the write-ahead log failed.
@@ -42,31 +51,36 @@ impl Durability {
     /// # Errors
     /// The thread could not be spawned.
     pub fn start(store: Arc<Store>) -> std::io::Result<Durability> {
-        let (tx, rx) = mpsc::channel::<()>();
+        let (tx, rx) = mpsc::channel::<Request>();
         let initial = Durable {
             end: store.durable_end(),
             failed: false,
         };
         let (state_tx, state_rx) = watch::channel(initial);
         let thread_store = Arc::clone(&store);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("eddy-sync".into())
             .spawn(move || {
-                // Ends when every sender (the Durability handle) is dropped.
-                while rx.recv().is_ok() {
+                // Ends on Stop, or when the Durability handle is dropped.
+                while let Ok(Request::Sync) = rx.recv() {
                     // Every request queued so far is covered by this one sync.
-                    while rx.try_recv().is_ok() {}
-                    match thread_store.sync() {
-                        Ok(end) => {
-                            state_tx.send_replace(Durable { end, failed: false });
-                        }
+                    let mut stop = false;
+                    while let Ok(r) = rx.try_recv() {
+                        stop |= matches!(r, Request::Stop);
+                    }
+                    let state = match thread_store.sync() {
+                        Ok(end) => Durable { end, failed: false },
                         Err(e) => {
                             tracing::warn!("Write-ahead log sync failed: {e}");
-                            state_tx.send_replace(Durable {
+                            Durable {
                                 end: thread_store.durable_end(),
                                 failed: true,
-                            });
+                            }
                         }
+                    };
+                    state_tx.send_replace(state);
+                    if stop {
+                        break;
                     }
                 }
             })?;
@@ -74,7 +88,22 @@ impl Durability {
             store,
             requests: tx,
             durable: state_rx,
+            thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Stops the sync thread and waits for it, so it no longer holds the
+    /// store (whose log stays locked while anything holds it).
+    pub async fn stop(&self) {
+        let _ = self.requests.send(Request::Stop);
+        let handle = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
     }
 
     /// Waits until every record before `end` is durable.
@@ -86,7 +115,7 @@ impl Durability {
             return Ok(());
         }
         let mut rx = self.durable.clone();
-        self.requests.send(()).map_err(|_| SyncFailed)?;
+        self.requests.send(Request::Sync).map_err(|_| SyncFailed)?;
         let state = rx
             .wait_for(|d| d.failed || d.end >= end)
             .await

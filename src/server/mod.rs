@@ -377,6 +377,7 @@ impl Server {
         }
         // Every connection holds a sender; recv() returns None once all closed.
         let _ = done_rx.recv().await;
+        shared.durability.stop().await;
         let store = Arc::clone(&shared.store);
         let flushed = tokio::task::spawn_blocking(move || {
             store.sync()?;
