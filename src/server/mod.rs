@@ -266,6 +266,15 @@ pub fn open_store(settings: &Settings) -> std::io::Result<Store> {
     let store = Store::open(&dir, opts).map_err(|e| {
         std::io::Error::other(format!("opening the store in {}: {e}", dir.display()))
     })?;
+    for t in &store.wal().recovery_report().truncations {
+        tracing::warn!(
+            "Recovery truncated a torn or corrupt log tail: {} at offset {}, {} bytes dropped ({})",
+            t.segment.display(),
+            t.offset,
+            t.bytes_dropped,
+            t.reason
+        );
+    }
     let r = store.recovery_stats();
     tracing::info!(
         "DB loaded from disk: {} records replayed from position {} ({}) in {:.3} seconds",
