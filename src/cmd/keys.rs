@@ -253,7 +253,7 @@ fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
 fn rename(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     match ctx.store().rename(&args[1], &args[2]) {
         Ok(()) => {
-            ctx.shared.notify_streams();
+            ctx.shared.notify_stream(&args[2]);
             ctx.reply.ok();
         }
         Err(e) => ctx.engine_error(&e),

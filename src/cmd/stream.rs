@@ -342,7 +342,7 @@ fn xadd(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         Ok(Some(added)) => {
             ctx.reply.bulk_id(added.id.ms, added.id.seq);
             if !added.duplicate {
-                ctx.shared.notify_streams();
+                ctx.shared.notify_stream(&args[1]);
             }
         }
         Ok(None) => ctx.reply.null(),

@@ -204,7 +204,10 @@ async fn block(
     out: &mut Vec<u8>,
     spec: &BlockedRead,
 ) -> Unblocked {
-    let mut events = shared.stream_events.subscribe();
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let keys: Vec<Vec<u8>> = spec.streams.iter().map(|(k, _)| k.clone()).collect();
+    // Registered before the first look, so a write in between leaves a permit.
+    let _registered = shared.waiters.register(session.client.id, &keys, &notify);
     let mut signal = shared.shutdown_signal();
     let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
     let refs: Vec<(&[u8], StreamId)> = spec
@@ -215,9 +218,6 @@ async fn block(
     session.client.update(|m| m.blocked = true);
     let mut errors = Vec::new();
     let outcome = loop {
-        // Mark the current version seen before looking, so a write between
-        // the look and the wait still wakes us.
-        events.borrow_and_update();
         let found = shared.store.xread(&refs, spec.count);
         let mut reply = Reply::new(out, session.proto, &mut errors);
         match found {
@@ -244,7 +244,7 @@ async fn block(
         tokio::select! {
             biased;
             _ = signal.wait_for(|v| *v) => break Unblocked::Shutdown,
-            _ = events.changed() => {}
+            () = notify.notified() => {}
             () = sleep => {
                 Reply::new(out, session.proto, &mut errors).null_array();
                 break Unblocked::Replied;

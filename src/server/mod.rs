@@ -17,6 +17,7 @@ pub mod durability;
 pub mod info;
 pub mod logging;
 pub mod stats;
+pub mod waiters;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -65,9 +66,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// Group commit for `appendfsync always`.
     pub durability: durability::Durability,
-    /// Bumped after every write that may have added stream entries; blocked
-    /// readers wait on it.
-    pub stream_events: watch::Sender<u64>,
+    /// Readers blocked on streams (XREAD BLOCK), woken by writes.
+    pub waiters: waiters::Waiters,
     shutdown: watch::Sender<bool>,
     log_hook: Mutex<Option<LogHook>>,
 }
@@ -104,7 +104,7 @@ impl Shared {
         Shared {
             store,
             durability,
-            stream_events: watch::channel(0).0,
+            waiters: waiters::Waiters::default(),
             settings: RwLock::new(settings),
             overrides,
             auth_required: AtomicBool::new(auth),
@@ -194,9 +194,9 @@ impl Shared {
         Ok(changed)
     }
 
-    /// Wakes blocked readers after a write.
-    pub fn notify_streams(&self) {
-        self.stream_events.send_modify(|v| *v = v.wrapping_add(1));
+    /// Wakes the readers blocked on `key` after a write to it.
+    pub fn notify_stream(&self, key: &[u8]) {
+        self.waiters.wake(key);
     }
 
     fn after_change(&self, old: &Settings, new: &Settings) {
