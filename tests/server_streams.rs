@@ -292,3 +292,41 @@ async fn data_survives_a_restart() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_write_to_another_stream_does_not_answer_a_blocked_reader() {
+    let server = TestServer::start(&[]).await;
+    let mut admin = Raw::connect(server.addr).await;
+    let mut r = Raw::connect(server.addr).await;
+    r.send(b"XREAD BLOCK 0 STREAMS a $\r\n").await;
+    wait_blocked(&mut admin, 1).await;
+    admin.call(b"XADD b 1-1 x 1\r\n", 1).await;
+    let list = String::from_utf8(admin.call(b"CLIENT LIST\r\n", 1).await).unwrap();
+    assert!(
+        list.contains("flags=b "),
+        "the reader is still blocked: {list}"
+    );
+    admin.call(b"XADD a 7-7 y 2\r\n", 1).await;
+    assert_eq!(
+        r.read_frames(1).await,
+        b"*1\r\n*2\r\n$1\r\na\r\n*1\r\n*2\r\n$3\r\n7-7\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rename_onto_a_watched_key_wakes_its_readers() {
+    let server = TestServer::start(&[]).await;
+    let mut admin = Raw::connect(server.addr).await;
+    let mut r = Raw::connect(server.addr).await;
+    r.send(b"XREAD BLOCK 0 STREAMS dst 0\r\n").await;
+    wait_blocked(&mut admin, 1).await;
+    admin
+        .call(b"XADD src 3-3 k v\r\nRENAME src dst\r\n", 2)
+        .await;
+    assert_eq!(
+        r.read_frames(1).await,
+        b"*1\r\n*2\r\n$3\r\ndst\r\n*1\r\n*2\r\n$3\r\n3-3\r\n*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    );
+    server.stop().await;
+}
