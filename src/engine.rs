@@ -228,6 +228,8 @@ impl Engine {
         if kind == kind::XADD {
             return self.apply_run(wal, pos, payload);
         }
+        // Kinds 32..=63 (consumer groups) and 64..=95 (views) are decoded
+        // by their own modules before this point once they exist.
         let rec = Record::decode(kind, payload)?;
         self.apply_record(wal, &rec)
     }

@@ -252,7 +252,12 @@ impl Store {
             self.wal.wait_durable(Position(end))?;
         }
         if maybe_checkpoint {
-            self.checkpoint()?;
+            // Several writers may cross the threshold together: only the
+            // first one through checkpoints.
+            let guard = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+            if self.due(&self.lock()) {
+                self.checkpoint_locked(guard)?;
+            }
         }
         Ok(())
     }
@@ -373,8 +378,9 @@ impl Store {
                 return Ok(0);
             };
             let mut found: Vec<(StreamId, u64)> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for &id in ids {
-                if found.iter().any(|(f, _)| *f == id) {
+                if !seen.insert(id) {
                     continue;
                 }
                 if let Some((_, e)) = s.find(&self.wal, id)? {
@@ -611,6 +617,18 @@ impl Store {
         self.lock().keyspace.scan(cursor, pattern, type_name, count)
     }
 
+    /// Heap bytes held by the stream indexes (for INFO memory and
+    /// maxmemory accounting): blocks and tombstones, not the log.
+    pub fn index_memory(&self) -> u64 {
+        let eng = self.lock();
+        eng.keyspace
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Stream(s) => (k.len() + s.index_bytes()) as u64,
+            })
+            .sum()
+    }
+
     /// DBSIZE.
     pub fn dbsize(&self) -> u64 {
         self.lock().keyspace.len() as u64
@@ -670,7 +688,11 @@ impl Store {
     /// Writes a checkpoint of the whole state, then deletes WAL segments
     /// that hold no live entry and are covered by it.
     pub fn checkpoint(&self) -> Result<CheckpointInfo, Error> {
-        let _one = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        self.checkpoint_locked(guard)
+    }
+
+    fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointInfo, Error> {
         let (bytes, position, min_live) = {
             let mut eng = self.lock();
             let position = self.wal.end().0;

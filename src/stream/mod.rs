@@ -73,6 +73,9 @@ pub struct Stream {
     /// Entries deleted by XDEL inside blocks that are still indexed.
     tombstones: BTreeSet<StreamId>,
     idmp: idmp::Idmp,
+    // Consumer groups belong here, next to the entries they read: a
+    // `groups` field (with `#[serde(default)]` so older checkpoints load),
+    // changed only through records of kinds 32..=63.
     #[serde(skip)]
     master: Option<Arc<Master>>,
     #[serde(skip)]
