@@ -326,36 +326,47 @@ impl Wal {
     /// `Io` if a file cannot be deleted or the directory cannot be synced; the
     /// segments deleted before the failure stay deleted.
     pub fn delete_before(&self, pos: Position) -> Result<Vec<SegmentInfo>> {
-        // The writer lock keeps the active segment from changing meanwhile.
+        // The writer lock keeps the segment list from changing meanwhile (only a roll
+        // changes it, under that lock).
         let _w = lock(&self.inner.writer);
         let doomed: Vec<Arc<Segment>> = {
-            let mut segs = self
+            let segs = self
                 .inner
                 .segments
-                .write()
+                .read()
                 .unwrap_or_else(|e| e.into_inner());
-            let keep_from = segs
-                .iter()
+            segs.iter()
                 .take(segs.len().saturating_sub(1))
                 .take_while(|s| s.is_sealed() && s.end() <= pos.0)
-                .count();
-            segs.drain(..keep_from).collect()
+                .cloned()
+                .collect()
         };
         let mut deleted = Vec::with_capacity(doomed.len());
+        let mut failure = None;
         for seg in &doomed {
-            self.inner
-                .io
-                .remove_file(&seg.path)
-                .map_err(|e| Error::io("delete segment", &seg.path, e))?;
+            if let Err(e) = self.inner.io.remove_file(&seg.path) {
+                failure = Some(Error::io("delete segment", &seg.path, e));
+                break;
+            }
             deleted.push(seg.info());
         }
+        // Only what is gone from the disk leaves the list, so a failed delete can be
+        // retried by the next call.
+        self.inner
+            .segments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..deleted.len());
         if !deleted.is_empty() {
             self.inner
                 .io
                 .sync_dir(&self.inner.dir)
                 .map_err(|e| Error::io("fsync dir", &self.inner.dir, e))?;
         }
-        Ok(deleted)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(deleted),
+        }
     }
 
     /// Syncs everything and closes the WAL; reopening then has nothing to recover.

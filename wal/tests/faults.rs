@@ -283,3 +283,32 @@ fn power_cut_under_no_keeps_the_last_synced_state() -> Result<()> {
     assert_eq!(&written[..after.len()], &after[..]);
     Ok(())
 }
+
+#[test]
+fn failed_retention_delete_keeps_the_segment_listed_and_can_be_retried() -> Result<()> {
+    let dir = tempdir();
+    let io = Arc::new(FaultIo::new());
+    let wal = Wal::open(dir.path(), fault_opts(&io, 4096, FsyncPolicy::No))?;
+    for n in 0..200 {
+        wal.append(1, &payload(n))?;
+    }
+    let before = wal.segments();
+    io.set_fail_remove(true);
+    assert!(matches!(
+        wal.delete_before(wal.end()),
+        Err(Error::Io {
+            op: "delete segment",
+            ..
+        })
+    ));
+    assert_eq!(wal.segments(), before);
+    assert!(
+        !wal.is_poisoned(),
+        "retention failures do not poison writes"
+    );
+    io.set_fail_remove(false);
+    let deleted = wal.delete_before(wal.end())?;
+    assert_eq!(deleted.len(), before.len() - 1);
+    assert_eq!(wal.segments().len(), 1);
+    Ok(())
+}
