@@ -15,8 +15,9 @@ use crate::{Error, Position, Result};
 /// after retention deletes the file).
 #[derive(Clone)]
 pub struct RecordRef {
+    /// The record's position (also available as [`RecordRef::position`]).
+    pub position: Position,
     seg: Arc<Segment>,
-    position: Position,
     kind: u8,
     payload_at: usize,
     len: usize,

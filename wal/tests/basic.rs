@@ -27,6 +27,7 @@ fn append_then_read_back_in_order_and_at_random() -> Result<()> {
     let r = wal.read_at(positions[42])?;
     assert_eq!(r.payload(), &payload(42)[..]);
     assert_eq!(r.next_position(), positions[43]);
+    assert_eq!(r.position, r.position());
     assert!(matches!(
         wal.read_at(wal.end()),
         Err(Error::OutOfRange { .. })
