@@ -68,6 +68,10 @@ struct WriterState {
     /// File offset of the next frame in the active segment.
     write_off: u64,
     buf: Vec<u8>,
+    /// A roll failed: the next append must roll first. A failed roll may have left a
+    /// file named after the active segment's end; appending more to the active
+    /// segment would move its end past that file's base.
+    must_roll: bool,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +139,7 @@ impl Wal {
                 active,
                 write_off,
                 buf: Vec::new(),
+                must_roll: false,
             }),
             written_end: AtomicU64::new(end),
             // Recovery synced the last segment: everything found on open is durable.
@@ -441,13 +446,14 @@ impl Inner {
 
         let mut w = lock(&self.writer);
         self.check_poisoned()?;
-        if w.write_off + total > w.active.file_len() {
+        if w.must_roll || w.write_off + total > w.active.file_len() {
             self.roll(&mut w)?;
         }
         let WriterState {
             active,
             write_off,
             buf,
+            ..
         } = &mut *w;
         buf.clear();
         let last = records.len() - 1;
@@ -488,12 +494,14 @@ impl Inner {
         self.durable_end.fetch_max(old.end(), Ordering::AcqRel);
         // A failure here (ENOSPC while preallocating...) leaves no new file and the old
         // segment active: the append fails, the WAL stays usable.
+        w.must_roll = true;
         let new = Arc::new(Segment::create(
             &*self.io,
             &self.dir,
             old.end(),
             self.segment_size,
         )?);
+        w.must_roll = false;
         // Publish the successor before sealing, so a reader that sees the seal finds it.
         self.segments
             .write()
