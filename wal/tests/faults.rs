@@ -173,7 +173,13 @@ fn enospc_while_preallocating_is_a_clean_error() -> Result<()> {
     assert!(!wal.is_poisoned(), "a failed roll does not poison");
     // After a failed roll nothing more goes into the old segment, not even a record
     // that would fit: the next append must roll first.
-    assert!(matches!(wal.append(2, b"tiny"), Err(Error::Io { op: "preallocate", .. })));
+    assert!(matches!(
+        wal.append(2, b"tiny"),
+        Err(Error::Io {
+            op: "preallocate",
+            ..
+        })
+    ));
     assert_eq!(
         segment_files(dir.path()),
         vec!["00000000000000000000.wal".to_string()]
