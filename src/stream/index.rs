@@ -35,6 +35,9 @@ pub struct Block {
     pub node: NodeSize,
     /// Encoded bytes of the live entries.
     pub live_bytes: u64,
+    /// Byte offset of the first entry inside its record's payload, so a
+    /// block starting mid-run is read without decoding the run's head.
+    pub first_off: u32,
 }
 
 impl Block {
@@ -104,13 +107,21 @@ pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec
             if rec.kind() != kind::XADD {
                 return Err(Error::corrupt("back-chain points to a non-XADD record"));
             }
-            let (header, mut reader) = RunReader::new(rec.payload())?;
+            let payload = rec.payload();
+            let (header, mut reader) = RunReader::new(payload)?;
+            let skip = if at_first && lo > 0 {
+                let off = b.first_off as usize;
+                reader = RunReader::resume(payload, off, b.first_id.ms, hi - lo + 1);
+                0
+            } else {
+                lo
+            };
             let mut run = Vec::with_capacity(hi - lo + 1);
-            for i in 0..=hi {
+            for i in 0..=hi - lo + skip {
                 let e = reader
                     .next_entry()?
                     .ok_or_else(|| Error::corrupt("short run"))?;
-                if i >= lo {
+                if i >= skip {
                     run.push(Loaded {
                         id: e.id,
                         size: e.size,
@@ -118,6 +129,9 @@ pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec
                         span: e.fields,
                     });
                 }
+            }
+            if at_first && run.first().map(|e| e.id) != Some(b.first_id) {
+                return Err(Error::corrupt("block does not start where the index says"));
             }
             out.extend(run.into_iter().rev());
             header.prev

@@ -73,10 +73,28 @@ pub struct Stream {
     /// Entries deleted by XDEL inside blocks that are still indexed.
     tombstones: BTreeSet<StreamId>,
     idmp: idmp::Idmp,
+    // Consumer groups belong here, next to the entries they read: a
+    // `groups` field (with `#[serde(default)]` so older checkpoints load),
+    // changed only through records of kinds 32..=63.
     #[serde(skip)]
     master: Option<Arc<Master>>,
     #[serde(skip)]
     pending: Option<Pending>,
+}
+
+/// Where and what an appended entry is, for [`Stream::apply_add`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placed {
+    /// Its address (possibly a stand-in until the record is written).
+    pub addr: Addr,
+    /// Its ID.
+    pub id: StreamId,
+    /// Whether it starts a new block.
+    pub new_block: bool,
+    /// Encoded size.
+    pub size: u64,
+    /// Byte offset inside its record's payload.
+    pub offset: u64,
 }
 
 /// What [`Stream::undo_point`] saved: enough to take back an append whose
@@ -310,18 +328,17 @@ impl Stream {
     }
 
     /// Applies one appended entry (live writes and recovery alike).
-    pub(crate) fn apply_add<'a, F>(
-        &mut self,
-        wal: &Wal,
-        addr: Addr,
-        id: StreamId,
-        new_block: bool,
-        fields: F,
-        size: u64,
-    ) -> Result<(), Error>
+    pub(crate) fn apply_add<'a, F>(&mut self, wal: &Wal, at: Placed, fields: F) -> Result<(), Error>
     where
         F: Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
+        let Placed {
+            addr,
+            id,
+            new_block,
+            size,
+            offset,
+        } = at;
         if new_block || self.blocks.is_empty() {
             let names: Box<[Box<[u8]>]> = fields.clone().map(|(f, _)| f.into()).collect();
             let mut node = NodeSize::with_master(names.iter().map(|f| &f[..]));
@@ -335,6 +352,7 @@ impl Stream {
                 deleted: 0,
                 node,
                 live_bytes: size,
+                first_off: u32::try_from(offset).map_err(|_| Error::TooLarge)?,
             });
             self.master = Some(Arc::new(Master {
                 first: addr,
