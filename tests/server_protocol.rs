@@ -281,3 +281,39 @@ async fn a_thousand_concurrent_connections() {
     drop(clients);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_long_pipeline_with_large_replies_arrives_whole_and_in_order() {
+    let server = TestServer::start(&[]).await;
+    let mut c = Raw::connect(server.addr).await;
+    let payload = "p".repeat(1000);
+    let mut batch = Vec::new();
+    for i in 0..3000 {
+        batch.extend(cmd(&["ECHO", &format!("{i}:{payload}")]));
+    }
+    // Write and read concurrently: the server writes replies while the
+    // pipeline is still being read.
+    let (mut rd, mut wr) = c.stream.split();
+    let writer = tokio::io::AsyncWriteExt::write_all(&mut wr, &batch);
+    let reader = async {
+        let mut all = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        while !all.ends_with(format!("2999:{payload}\r\n").as_bytes()) {
+            let n = tokio::io::AsyncReadExt::read(&mut rd, &mut chunk)
+                .await
+                .unwrap();
+            assert!(n > 0);
+            all.extend_from_slice(&chunk[..n]);
+        }
+        all
+    };
+    let (w, all) = tokio::join!(writer, reader);
+    w.unwrap();
+    let mut expected = Vec::new();
+    for i in 0..3000 {
+        let s = format!("{i}:{payload}");
+        expected.extend(format!("${}\r\n{s}\r\n", s.len()).bytes());
+    }
+    assert_eq!(all, expected);
+    server.stop().await;
+}

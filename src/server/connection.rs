@@ -23,6 +23,9 @@ use crate::resp::Reply;
 use crate::resp::request::{self, Checked, Request, RequestLimits};
 use crate::stream::StreamId;
 
+/// A long pipeline's replies are written in pieces of about this size, so
+/// one batch cannot make the output buffer grow without bound.
+const YIELD_OUTPUT: usize = 256 * 1024;
 /// Reads are made with at least this much free space in the buffer.
 const READ_CHUNK: usize = 16 * 1024;
 /// An output buffer that grew beyond this is released after the write, so
@@ -39,6 +42,9 @@ pub async fn refuse(mut stream: TcpStream) {
 
 enum After {
     Continue,
+    /// The replies grew past [`YIELD_OUTPUT`]: write them, then run the
+    /// rest of the batch.
+    Yield,
     Close,
     Shutdown,
     Block(Box<BlockedRead>),
@@ -86,6 +92,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
         }
         match after {
             After::Continue => {}
+            After::Yield => continue 'conn,
             After::Close => break,
             After::Shutdown => {
                 shared.request_shutdown();
@@ -298,6 +305,10 @@ fn process(
                     reply: &mut reply,
                 };
                 match cmd::execute(&mut ctx, &req.args) {
+                    Flow::Continue if reply.len() >= YIELD_OUTPUT => {
+                        after = After::Yield;
+                        break;
+                    }
                     Flow::Continue => {}
                     Flow::Block(spec) => {
                         after = After::Block(spec);
