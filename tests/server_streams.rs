@@ -330,3 +330,37 @@ async fn rename_onto_a_watched_key_wakes_its_readers() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn maxage_and_maxsize_trim_over_the_wire() {
+    let server = TestServer::start(&[]).await;
+    let mut c = Raw::connect(server.addr).await;
+    // Entries stamped in 1970 are older than any MAXAGE.
+    c.call(b"XADD old 1-1 a 1\r\nXADD old 2-1 a 1\r\n", 2).await;
+    assert_eq!(
+        c.call(b"XTRIM old MAXAGE 60000\r\nXLEN old\r\n", 2).await,
+        b":2\r\n:0\r\n"
+    );
+    // A fresh entry survives the same trim in XADD itself.
+    let id = c.call(b"XADD old MAXAGE 60000 * a 1\r\n", 1).await;
+    assert!(id.starts_with(b"$"), "{}", String::from_utf8_lossy(&id));
+    assert_eq!(c.call(b"XLEN old\r\n", 1).await, b":1\r\n");
+    c.call(
+        b"XADD sz 1-1 f 0123456789\r\nXADD sz 2-1 f 0123456789\r\n",
+        2,
+    )
+    .await;
+    assert_eq!(
+        c.call(b"XTRIM sz MAXSIZE 0\r\nXLEN sz\r\n", 2).await,
+        b":2\r\n:0\r\n"
+    );
+    assert_eq!(
+        c.call(b"XTRIM sz MAXSIZE lots\r\n", 1).await,
+        b"-ERR The MAXSIZE argument must be a memory value >= 0.\r\n"
+    );
+    assert_eq!(
+        c.call(b"XTRIM sz MAXAGE -1\r\n", 1).await,
+        b"-ERR The MAXAGE argument must be >= 0.\r\n"
+    );
+    server.stop().await;
+}
