@@ -126,6 +126,24 @@ pub const COMMANDS: &[CommandDef] = &[
                 "5.0.0",
                 xinfo_stream,
             ),
+            def(
+                "groups",
+                3,
+                READ,
+                READ_ACL,
+                "List the consumer groups of a stream",
+                "5.0.0",
+                xinfo_groups,
+            ),
+            def(
+                "consumers",
+                4,
+                READ,
+                READ_ACL,
+                "List the consumers in a consumer group",
+                "5.0.0",
+                xinfo_consumers,
+            ),
             CommandDef {
                 name: "help",
                 arity: 2,
@@ -567,6 +585,33 @@ fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
                 }
             }
         }
+    }
+    Flow::Continue
+}
+
+/// The stream must exist; it has no consumer groups (the engine has none
+/// yet), so the answer is the empty list.
+fn xinfo_groups(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+    match ctx.store().key_type(&args[2]) {
+        "none" => ctx.engine_error(&crate::Error::NoSuchKey),
+        "stream" => ctx.reply.array(0),
+        _ => ctx.engine_error(&crate::Error::WrongType),
+    }
+    Flow::Continue
+}
+
+/// No group exists (see [`xinfo_groups`]), so any group is missing.
+fn xinfo_consumers(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+    match ctx.store().key_type(&args[2]) {
+        "none" => ctx.engine_error(&crate::Error::NoSuchKey),
+        "stream" => {
+            let group = String::from_utf8_lossy(&args[3]).into_owned();
+            let key = String::from_utf8_lossy(&args[2]).into_owned();
+            ctx.reply.error(&format!(
+                "NOGROUP No such consumer group '{group}' for key name '{key}'"
+            ));
+        }
+        _ => ctx.engine_error(&crate::Error::WrongType),
     }
     Flow::Continue
 }
