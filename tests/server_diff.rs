@@ -247,3 +247,65 @@ async fn authentication_matches_redis() {
     compare(eddy.addr, raddr, AUTH_SCRIPTS, "", 0).await;
     eddy.stop().await;
 }
+
+/// Reads one reply frame from a fresh connection.
+async fn one_reply(addr: SocketAddr, request: &[u8]) -> eddy::resp::Frame {
+    let mut c = server_common::Raw::connect(addr).await;
+    let bytes = c.call(request, 1).await;
+    let mut cur = std::io::Cursor::new(&bytes[..]);
+    eddy::resp::Frame::parse(&mut cur).expect("a frame")
+}
+
+/// Arity, flags, key positions and ACL categories of `name`, with the sets sorted.
+fn command_shape(info: &eddy::resp::Frame) -> Option<Vec<String>> {
+    use eddy::resp::Frame;
+    let Frame::Array(outer) = info else {
+        return None;
+    };
+    let Some(Frame::Array(fields)) = outer.first() else {
+        return None;
+    };
+    let mut shape = Vec::new();
+    for (i, f) in fields.iter().enumerate().take(7).skip(1) {
+        let text = match f {
+            Frame::Array(items) | Frame::Set(items) => {
+                let mut v: Vec<String> = items.iter().map(|x| format!("{x:?}")).collect();
+                v.sort();
+                v.join(",")
+            }
+            other => format!("{other:?}"),
+        };
+        shape.push(format!("{i}:{text}"));
+    }
+    Some(shape)
+}
+
+#[tokio::test]
+async fn command_table_matches_redis() {
+    let Some(redis) = start_redis(&[]).await else {
+        return;
+    };
+    let eddy = TestServer::start(&[]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    let eddy::resp::Frame::Array(names) = one_reply(eddy.addr, b"COMMAND LIST\r\n").await else {
+        panic!("COMMAND LIST is an array");
+    };
+    assert!(names.len() > 40, "{} commands", names.len());
+    let mut diffs = Vec::new();
+    for name in names {
+        let eddy::resp::Frame::Bulk(name) = name else {
+            panic!("names are bulk strings")
+        };
+        let req = eddy::resp::Frame::command([&b"COMMAND"[..], b"INFO", &name]);
+        let ours = command_shape(&one_reply(eddy.addr, &req).await);
+        let theirs = command_shape(&one_reply(raddr, &req).await);
+        if ours != theirs {
+            diffs.push(format!(
+                "{}: eddy {ours:?} redis {theirs:?}",
+                String::from_utf8_lossy(&name)
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    eddy.stop().await;
+}

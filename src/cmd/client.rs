@@ -58,13 +58,17 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
             "2.6.9",
             getname,
         ),
-        sub(
-            "list",
-            -2,
-            "Get the list of client connections",
-            "2.4.0",
-            list,
-        ),
+        CommandDef {
+            flags: &["admin", "noscript", "loading", "stale"],
+            acl: &["@admin", "@slow", "@dangerous", "@connection"],
+            ..sub(
+                "list",
+                -2,
+                "Get the list of client connections",
+                "2.4.0",
+                list,
+            )
+        },
         sub(
             "info",
             2,
@@ -72,13 +76,16 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
             "6.2.0",
             info,
         ),
-        sub(
-            "help",
-            2,
-            "Show helpful text about the different subcommands",
-            "5.0.0",
-            client_help,
-        ),
+        CommandDef {
+            flags: &["loading", "stale"],
+            ..sub(
+                "help",
+                2,
+                "Show helpful text about the different subcommands",
+                "5.0.0",
+                client_help,
+            )
+        },
     ],
 }];
 

@@ -68,13 +68,17 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
             "2.8.0",
             rewrite,
         ),
-        sub(
-            "help",
-            2,
-            "Show helpful text about the different subcommands",
-            "5.0.0",
-            config_help,
-        ),
+        CommandDef {
+            flags: &["loading", "stale"],
+            acl: &["@slow"],
+            ..sub(
+                "help",
+                2,
+                "Show helpful text about the different subcommands",
+                "5.0.0",
+                config_help,
+            )
+        },
     ],
 }];
 

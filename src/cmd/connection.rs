@@ -25,7 +25,7 @@ pub const COMMANDS: &[CommandDef] = &[
     CommandDef {
         name: "echo",
         arity: 2,
-        flags: &["fast"],
+        flags: &["loading", "stale", "fast"],
         acl: &["@fast", "@connection"],
         keys: (0, 0, 0),
         group: "connection",

@@ -117,33 +117,42 @@ pub const COMMANDS: &[CommandDef] = &[
         complexity: "Depends on subcommand.",
         handler: None,
         subcommands: &[
-            def(
-                "stream",
-                -3,
-                READ,
-                READ_ACL,
-                "Get information about a stream",
-                "5.0.0",
-                xinfo_stream,
-            ),
-            def(
-                "groups",
-                3,
-                READ,
-                READ_ACL,
-                "List the consumer groups of a stream",
-                "5.0.0",
-                xinfo_groups,
-            ),
-            def(
-                "consumers",
-                4,
-                READ,
-                READ_ACL,
-                "List the consumers in a consumer group",
-                "5.0.0",
-                xinfo_consumers,
-            ),
+            CommandDef {
+                keys: (2, 2, 1),
+                ..def(
+                    "stream",
+                    -3,
+                    READ,
+                    READ_ACL,
+                    "Get information about a stream",
+                    "5.0.0",
+                    xinfo_stream,
+                )
+            },
+            CommandDef {
+                keys: (2, 2, 1),
+                ..def(
+                    "groups",
+                    3,
+                    READ,
+                    READ_ACL,
+                    "List the consumer groups of a stream",
+                    "5.0.0",
+                    xinfo_groups,
+                )
+            },
+            CommandDef {
+                keys: (2, 2, 1),
+                ..def(
+                    "consumers",
+                    4,
+                    READ,
+                    READ_ACL,
+                    "List the consumers in a consumer group",
+                    "5.0.0",
+                    xinfo_consumers,
+                )
+            },
             CommandDef {
                 name: "help",
                 arity: 2,

@@ -18,7 +18,7 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
     arity: -4,
     flags: &["readonly", "blocking", "movablekeys"],
     acl: &["@read", "@stream", "@slow", "@blocking"],
-    keys: (0, 0, 1),
+    keys: (0, 0, 0),
     group: "stream",
     summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
     since: "5.0.0",
