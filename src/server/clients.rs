@@ -73,7 +73,9 @@ impl ClientInfo {
             .as_secs()
     }
 
-    /// The CLIENT LIST line (without the trailing newline), in Redis's field order.
+    /// The CLIENT LIST line (without the trailing newline), in Redis's field
+    /// order; the memory fields Redis adds are left out because eddy does not
+    /// measure them per client.
     pub fn list_line(&self) -> String {
         let m = self.meta();
         let flags = if m.blocked {
@@ -85,8 +87,7 @@ impl ClientInfo {
         };
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db=0 sub=0 psub=0 \
-             ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
-             omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+             ssub=0 multi={} qbuf={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,

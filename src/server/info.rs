@@ -188,8 +188,6 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
             );
             kv(out, "expired_keys", &0);
             kv(out, "evicted_keys", &0);
-            kv(out, "keyspace_hits", &st.keyspace_hits.load(Relaxed));
-            kv(out, "keyspace_misses", &st.keyspace_misses.load(Relaxed));
             kv(
                 out,
                 "total_error_replies",

@@ -43,10 +43,6 @@ pub struct Stats {
     pub total_reads_processed: AtomicU64,
     /// Socket writes.
     pub total_writes_processed: AtomicU64,
-    /// Reads of keys that existed.
-    pub keyspace_hits: AtomicU64,
-    /// Reads of keys that did not exist.
-    pub keyspace_misses: AtomicU64,
     /// Per command, indexed like [`crate::cmd::all_commands`].
     pub commands: Vec<CmdStat>,
     errors: Mutex<BTreeMap<String, u64>>,
@@ -73,8 +69,6 @@ impl Stats {
             total_error_replies: AtomicU64::new(0),
             total_reads_processed: AtomicU64::new(0),
             total_writes_processed: AtomicU64::new(0),
-            keyspace_hits: AtomicU64::new(0),
-            keyspace_misses: AtomicU64::new(0),
             commands: (0..n_commands).map(|_| CmdStat::default()).collect(),
             errors: Mutex::new(BTreeMap::new()),
             samples: Mutex::new(Sampler::default()),
@@ -146,8 +140,6 @@ impl Stats {
             &self.total_error_replies,
             &self.total_reads_processed,
             &self.total_writes_processed,
-            &self.keyspace_hits,
-            &self.keyspace_misses,
         ] {
             c.store(0, Relaxed);
         }
