@@ -56,21 +56,25 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 
-# Load sizes: each run of each load lasts about a second or two against Redis.
+# Load sizes (requests per run): in quick mode each run lasts under a second against an
+# idle Redis; the full mode runs several seconds per figure.
 if [[ $MODE == smoke ]]; then
     # Checks the harness itself in about a minute; the figures mean little.
     RUNS=${RUNS:-3}
-    XADD_N1=10000 XADD_N16=50000 XRANGE_N=10000 CONSUME_N=5000
+    XADD_N1=10000 XADD_N16=50000 XADD_N1_ALWAYS=5000 XADD_N16_ALWAYS=20000
+    XRANGE_N=10000 CONSUME_N=5000
     BLOCK_SAMPLES=50 BLOCK_FANOUT_SAMPLES=10 MEM_N=100000 BIG_N=200000
     CONSUME_MODES="everysec always"
 elif [[ $MODE == quick ]]; then
     RUNS=${RUNS:-3}
-    XADD_N1=100000 XADD_N16=500000 XRANGE_N=100000 CONSUME_N=50000
-    BLOCK_SAMPLES=300 BLOCK_FANOUT_SAMPLES=60 MEM_N=1000000 BIG_N=0
+    XADD_N1=50000 XADD_N16=300000 XADD_N1_ALWAYS=30000 XADD_N16_ALWAYS=150000
+    XRANGE_N=50000 CONSUME_N=30000
+    BLOCK_SAMPLES=200 BLOCK_FANOUT_SAMPLES=40 MEM_N=1000000 BIG_N=0
     CONSUME_MODES="everysec"
 else
     RUNS=${RUNS:-5}
-    XADD_N1=300000 XADD_N16=2000000 XRANGE_N=300000 CONSUME_N=200000
+    XADD_N1=300000 XADD_N16=2000000 XADD_N1_ALWAYS=200000 XADD_N16_ALWAYS=1000000
+    XRANGE_N=300000 CONSUME_N=200000
     BLOCK_SAMPLES=2000 BLOCK_FANOUT_SAMPLES=300 MEM_N=1000000 BIG_N=10000000
     CONSUME_MODES="everysec always"
 fi
@@ -258,7 +262,11 @@ throughput_block() {
     for ((run = 1; run <= RUNS; run++)); do
         for size in 10 100; do
             for pipeline in 1 16; do
-                n=$XADD_N1; ((pipeline > 1)) && n=$XADD_N16
+                if [[ $fsync == always ]]; then
+                    n=$XADD_N1_ALWAYS; ((pipeline > 1)) && n=$XADD_N16_ALWAYS
+                else
+                    n=$XADD_N1; ((pipeline > 1)) && n=$XADD_N16
+                fi
                 id="xadd-$fsync-P$pipeline-$size"
                 figure "$id" "XADD $size B, 50 clients, P$pipeline, $fsync (ops/s)" higher int
                 log "XADD ${size}B P$pipeline $fsync, run $run/$RUNS"
