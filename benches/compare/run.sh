@@ -22,6 +22,7 @@ EDDY_ARGS=${EDDY_ARGS:-}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
 XADD_TOOL=${XADD_TOOL:-redis-benchmark}
+LOAD_TIMEOUT=${LOAD_TIMEOUT:-900}   # seconds one load may take before it counts as failed
 
 usage() {
     cat <<'EOF'
@@ -37,7 +38,8 @@ usage: benches/compare/run.sh [--quick|--full] [--runs N] [--eddy PATH|none] [--
   --keep         keep the temporary data directories and server logs
 
 environment: EDDY_SERVER, EDDY_ARGS (extra eddy-server arguments), REDIS_SERVER,
-REDIS_BENCHMARK, XADD_TOOL (redis-benchmark or eddy-load), CARGO_TARGET_DIR
+REDIS_BENCHMARK, XADD_TOOL (redis-benchmark or eddy-load), LOAD_TIMEOUT (seconds a
+single load may run before it counts as failed, default 900), CARGO_TARGET_DIR
 EOF
 }
 
@@ -203,7 +205,9 @@ record() { printf '%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 # kv OUTPUT KEY: the value of KEY=... in an eddy-load output line.
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
-call() { "$LOAD" --port "$1" call "${@:2}"; }
+call() { timeout 60 "$LOAD" --port "$1" call "${@:2}"; }
+# bounded CMD...: a load that hangs (a reader never woken, a reply never sent) fails.
+bounded() { timeout -k 10 "$LOAD_TIMEOUT" "$@"; }
 
 # --- loads --------------------------------------------------------------------------------
 
@@ -213,10 +217,10 @@ xadd_run() {
     local value
     value=$(head -c "$size" /dev/zero | tr '\0' 'v')
     if [[ $XADD_TOOL == eddy-load ]]; then
-        out=$("$LOAD" --port "$port" xadd --key "$key" --clients "$clients" --requests "$n" \
+        out=$(bounded "$LOAD" --port "$port" xadd --key "$key" --clients "$clients" --requests "$n" \
             --pipeline "$pipeline" --value-size "$size" 2>&1) && rps=$(kv "$out" rate) || rps=
     else
-        out=$("$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" -c "$clients" -n "$n" -P "$pipeline" \
+        out=$(bounded "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" -c "$clients" -n "$n" -P "$pipeline" \
             --csv XADD "$key" '*' f "$value" 2>/dev/null) || true
         rps=$(sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p' <<<"$out")
     fi
@@ -237,7 +241,7 @@ eddy_load_run() {
     shift 2
     while [[ $1 != -- ]]; do pairs+=("$1"); shift; done
     shift
-    if out=$("$LOAD" --port "$port" "$@" 2>&1); then
+    if out=$(bounded "$LOAD" --port "$port" "$@" 2>&1); then
         for pair in "${pairs[@]}"; do record "${pair#*=}" "$name" "$(kv "$out" "${pair%%=*}")"; done
         log "  $name: $out"
     else
@@ -313,7 +317,8 @@ read_loads() {
             xack_per_s="$c-xack" -- consume --key "consume:$run" --entries "$CONSUME_N"
         [[ $fsync == everysec ]] || continue
         if [[ $run == 1 ]]; then
-            "$LOAD" --port "$p" fill --key xrange --entries 100000 --seq-ids >/dev/null
+            bounded "$LOAD" --port "$p" fill --key xrange --entries 100000 --seq-ids >/dev/null ||
+                log "  $name: filling the XRANGE stream failed"
         fi
         eddy_load_run "$name" "$p" rate=xrange -- xrange --key xrange --requests "$XRANGE_N"
         eddy_load_run "$name" "$p" p50_us=block1-p50 p99_us=block1-p99 -- \
@@ -329,7 +334,8 @@ restart_run() {
     port=$("$LOAD" free-port)
     server_cmd "$name" "$port" "$dir" everysec
     eddy_load_run "$name" "$port" pong_s="$id-pong" xlen_s="$id-xlen" -- \
-        restart --key mem --expect-len "$n" --log "$dir.restart.log" -- "${CMD[@]}"
+        restart --key mem --expect-len "$n" --log "$dir.restart.log" \
+        --timeout-ms $(( (LOAD_TIMEOUT - 60) * 1000 )) -- "${CMD[@]}"
 }
 
 # memory_block: RAM per entry after MEM_N entries, then the restart time of that data.
@@ -349,7 +355,8 @@ memory_block() {
                 continue
             fi
             um0=$(used_memory "$PORT") rss0=$(rss_kb "$PID")
-            "$LOAD" --port "$PORT" fill --key mem --entries "$m" >/dev/null
+            bounded "$LOAD" --port "$PORT" fill --key mem --entries "$m" >/dev/null ||
+                log "  $name: fill failed"
             sleep 1
             um1=$(used_memory "$PORT") rss1=$(rss_kb "$PID")
             len=$(call "$PORT" XLEN mem 2>/dev/null) || len=
@@ -389,7 +396,7 @@ big_restart_block() {
             done
             continue
         fi
-        "$LOAD" --port "$PORT" fill --key mem --entries "$BIG_N" >/dev/null || log "  $name: fill failed"
+        bounded "$LOAD" --port "$PORT" fill --key mem --entries "$BIG_N" >/dev/null || log "  $name: fill failed"
         stop_pid "$PID"
         for ((run = 1; run <= RUNS; run++)); do
             log "restart with $label entries, run $run/$RUNS: $name"
