@@ -87,8 +87,10 @@ log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/eddy-compare.XXXXXX")
 RESULTS=$WORK/results.tsv
 FIGURES=$WORK/figures.tsv
+FAILURES=$WORK/failures.tsv
 : >"$RESULTS"
 : >"$FIGURES"
+: >"$FAILURES"
 declare -A STARTED=()    # pid -> name, for the exit trap
 
 # --- processes ----------------------------------------------------------------------------
@@ -201,6 +203,10 @@ fi
 figure() { grep -q "^$1	" "$FIGURES" || printf '%s\t%s\t%s\t%s\n' "$@" >>"$FIGURES"; }
 # record ID NAME VALUE|fail
 record() { printf '%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+# failure NAME WHAT: keeps the first failure of each server for the notes under the table.
+failure() {
+    grep -q "^$1	" "$FAILURES" || printf '%s\t%s\n' "$1" "$(tr '\n' ' ' <<<"$2" | head -c 300)" >>"$FAILURES"
+}
 
 # kv OUTPUT KEY: the value of KEY=... in an eddy-load output line.
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
@@ -225,13 +231,15 @@ xadd_run() {
         rps=$(sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p' <<<"$out")
     fi
     # redis-benchmark counts error replies as requests: the stream must hold all n entries.
-    len=$(call "$port" XLEN "$key" 2>/dev/null) || len=
+    len=$(call "$port" XLEN "$key" 2>&1) || true
     if [[ -n $rps && $len == "$n" ]]; then
         record "$id" "$name" "$rps"
         log "  $name: ${rps%.*}/s"
     else
         record "$id" "$name" fail
-        log "  $name: failed (XLEN $key = '${len}', expected $n): $(head -c 300 <<<"$out")"
+        log "  $name: failed: XLEN $key gave '$(head -c 200 <<<"$len")', expected $n" \
+            "(reported rate: '${rps:-none}')"
+        failure "$name" "XADD (redis-benchmark), then XLEN $key gave: $len"
     fi
 }
 
@@ -247,6 +255,7 @@ eddy_load_run() {
     else
         for pair in "${pairs[@]}"; do record "${pair#*=}" "$name" fail; done
         log "  $name: failed: $(tail -n 3 <<<"$out")"
+        failure "$name" "$1: $(tail -n 1 <<<"$out")"
     fi
 }
 
@@ -355,13 +364,14 @@ memory_block() {
                 continue
             fi
             um0=$(used_memory "$PORT") rss0=$(rss_kb "$PID")
-            bounded "$LOAD" --port "$PORT" fill --key mem --entries "$m" >/dev/null ||
-                log "  $name: fill failed"
+            bounded "$LOAD" --port "$PORT" fill --key mem --entries "$m" >/dev/null 2>"$dir.fill.err" ||
+                log "  $name: fill failed: $(cat "$dir.fill.err")"
             sleep 1
             um1=$(used_memory "$PORT") rss1=$(rss_kb "$PID")
             len=$(call "$PORT" XLEN mem 2>/dev/null) || len=
             if [[ $len != "$m" ]]; then
                 log "  $name: XLEN mem = '$len' after filling $m entries"
+                failure "$name" "fill of $m entries: $(cat "$dir.fill.err")"
                 record mem-used "$name" fail
                 record mem-rss "$name" fail
             else
@@ -374,7 +384,12 @@ memory_block() {
                 log "  $name: used_memory $um0 -> $um1, RSS $rss0 kB -> $rss1 kB"
             fi
             stop_pid "$PID"
-            restart_run "$name" "$dir" "$m" "restart-$label"
+            if [[ $len == "$m" ]]; then
+                restart_run "$name" "$dir" "$m" "restart-$label"
+            else
+                record "restart-$label-pong" "$name" fail
+                record "restart-$label-xlen" "$name" fail
+            fi
             [[ $KEEP == 1 ]] || rm -rf "$dir"
         done
     done
@@ -382,7 +397,7 @@ memory_block() {
 
 # big_restart_block: fill BIG_N entries once per server, then time RUNS restarts.
 big_restart_block() {
-    local name run dir label
+    local name run dir label len
     label=$(count_label "$BIG_N")
     figure "restart-$label-pong" "restart with $label entries: start to first PONG (s)" lower 3f
     figure "restart-$label-xlen" "restart with $label entries: start to correct XLEN (s)" lower 3f
@@ -397,10 +412,17 @@ big_restart_block() {
             continue
         fi
         bounded "$LOAD" --port "$PORT" fill --key mem --entries "$BIG_N" >/dev/null || log "  $name: fill failed"
+        len=$(call "$PORT" XLEN mem 2>/dev/null) || len=
         stop_pid "$PID"
         for ((run = 1; run <= RUNS; run++)); do
-            log "restart with $label entries, run $run/$RUNS: $name"
-            restart_run "$name" "$dir" "$BIG_N" "restart-$label"
+            if [[ $len == "$BIG_N" ]]; then
+                log "restart with $label entries, run $run/$RUNS: $name"
+                restart_run "$name" "$dir" "$BIG_N" "restart-$label"
+            else
+                log "restart with $label entries, run $run/$RUNS: $name: skipped, XLEN mem = '$len'"
+                record "restart-$label-pong" "$name" fail
+                record "restart-$label-xlen" "$name" fail
+            fi
         done
         [[ $KEEP == 1 ]] || rm -rf "$dir"
     done
@@ -477,6 +499,9 @@ memory_block
     echo "Both servers: appendonly/WAL on, same appendfsync; Redis with aof-use-rdb-preamble no."
     echo "Ratio: eddy/Redis for rates, Redis/eddy for latencies, bytes and seconds."
     [[ -n $EDDY_NOTE ]] && echo "Note: $EDDY_NOTE."
+    while IFS=$'\t' read -r name what; do
+        echo "First $name failure: $what"
+    done <"$FAILURES"
     echo
     table
 } | tee ${OUT:+"$OUT"}

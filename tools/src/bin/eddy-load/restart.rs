@@ -68,6 +68,9 @@ async fn time_restart(
                     let done = start.elapsed().as_secs_f64();
                     return Ok((pong.unwrap_or(done), done));
                 }
+                // Still loading: ask again. Any other error will not go away by waiting.
+                Ok(Reply::Error(e)) if !e.starts_with("LOADING") => bail!("server replied {e}"),
+                // A short XLEN: the server may serve before it has replayed everything.
                 Ok(_) => {}
                 Err(_) => conn = None,
             }
