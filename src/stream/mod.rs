@@ -8,6 +8,7 @@
 //! space and read it through the same range functions.
 
 pub mod entry;
+pub mod groups;
 pub mod id;
 pub mod idmp;
 pub mod index;
@@ -15,7 +16,7 @@ pub mod listpack;
 pub mod range;
 pub mod trim;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use eddy_wal::Wal;
@@ -24,9 +25,11 @@ use serde::{Deserialize, Serialize};
 pub use entry::{Addr, Entry, Fields};
 pub use id::{IdRange, IdSpec, StreamId};
 pub use idmp::IdmpConfig;
+pub use groups::RefPolicy;
 pub use trim::{Trim, TrimStrategy};
 
 use crate::error::Error;
+use crate::group::ConsumerGroup;
 use index::{Block, Loaded, Pending, first_block_reaching, load_block};
 use listpack::NodeSize;
 
@@ -73,6 +76,8 @@ pub struct Stream {
     /// Entries deleted by XDEL inside blocks that are still indexed.
     tombstones: BTreeSet<StreamId>,
     idmp: idmp::Idmp,
+    /// Consumer groups, by name (XINFO GROUPS lists them in this order).
+    pub(crate) groups: BTreeMap<Box<[u8]>, ConsumerGroup>,
     #[serde(skip)]
     master: Option<Arc<Master>>,
     #[serde(skip)]
@@ -127,6 +132,8 @@ pub struct StreamInfo {
     pub iids_added: u64,
     /// Duplicates answered since the process started.
     pub iids_duplicates: u64,
+    /// Consumer groups.
+    pub groups: u64,
 }
 
 impl Stream {
@@ -501,6 +508,7 @@ impl Stream {
             iids_tracked: self.idmp.tracked() as u64,
             iids_added: self.idmp.added(),
             iids_duplicates: self.idmp.duplicates(),
+            groups: self.groups.len() as u64,
         })
     }
 }
