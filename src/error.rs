@@ -49,9 +49,6 @@ pub enum Error {
     /// XSETID: below the MAXDELETEDID given.
     #[error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")]
     XsetidBelowGivenMaxDeleted,
-    /// XSETID: below the stream's max deleted ID.
-    #[error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")]
-    XsetidBelowMaxDeleted,
     /// XSETID: ENTRIESADDED below the stream length.
     #[error("ERR The entries_added specified in XSETID is smaller than the target stream length")]
     XsetidEntriesAdded,

@@ -113,19 +113,15 @@ impl Keyspace {
         count: usize,
     ) -> (u64, Vec<Vec<u8>>) {
         let mut out = Vec::new();
-        let mut visited = 0;
-        for (&slot, key) in self.order.range(cursor..) {
+        for (visited, (&slot, key)) in self.order.range(cursor..).enumerate() {
             if visited >= count.max(1) {
                 return (slot, out);
             }
-            visited += 1;
             if pattern.is_some_and(|p| !glob::matches(p, key)) {
                 continue;
             }
-            if let Some(t) = type_name {
-                if self.get(key).map(Value::type_name) != Some(t) {
-                    continue;
-                }
+            if type_name.is_some_and(|t| self.get(key).map(Value::type_name) != Some(t)) {
+                continue;
             }
             out.push(key.to_vec());
         }

@@ -126,6 +126,9 @@ impl<'a> AddArgs<'a> {
     }
 }
 
+/// One stream's part of an XREAD reply: the key and its new entries.
+pub type StreamEntries = (Vec<u8>, Vec<Entry>);
+
 /// What XADD did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Added {
@@ -257,7 +260,12 @@ impl Store {
             self.wal.wait_durable(Position(end))?;
         }
         if maybe_checkpoint {
-            self.checkpoint()?;
+            // Several writers may cross the threshold together: only the
+            // first one through checkpoints.
+            let guard = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+            if self.due(&self.lock()) {
+                self.checkpoint_locked(guard)?;
+            }
         }
         Ok(())
     }
@@ -386,8 +394,9 @@ impl Store {
                 return Ok(0);
             };
             let mut found: Vec<(StreamId, u64)> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for &id in ids {
-                if found.iter().any(|(f, _)| *f == id) {
+                if !seen.insert(id) {
                     continue;
                 }
                 if let Some((_, e)) = s.find(&self.wal, id)? {
@@ -504,7 +513,7 @@ impl Store {
         &self,
         streams: &[(&[u8], StreamId)],
         count: Option<usize>,
-    ) -> Result<Vec<(Vec<u8>, Vec<Entry>)>, Error> {
+    ) -> Result<Vec<StreamEntries>, Error> {
         let eng = self.lock();
         let mut out = Vec::new();
         for (key, after) in streams {
@@ -608,6 +617,18 @@ impl Store {
         self.lock().keyspace.scan(cursor, pattern, type_name, count)
     }
 
+    /// Heap bytes held by the stream indexes (for INFO memory and
+    /// maxmemory accounting): blocks and tombstones, not the log.
+    pub fn index_memory(&self) -> u64 {
+        let eng = self.lock();
+        eng.keyspace
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Stream(s) => (k.len() + s.index_bytes()) as u64,
+            })
+            .sum()
+    }
+
     /// DBSIZE.
     pub fn dbsize(&self) -> u64 {
         self.lock().keyspace.len() as u64
@@ -667,7 +688,11 @@ impl Store {
     /// Writes a checkpoint of the whole state, then deletes WAL segments
     /// that hold no live entry and are covered by it.
     pub fn checkpoint(&self) -> Result<CheckpointInfo, Error> {
-        let _one = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        self.checkpoint_locked(guard)
+    }
+
+    fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointInfo, Error> {
         let (bytes, position, min_live) = {
             let mut eng = self.lock();
             let position = self.wal.end().0;

@@ -13,7 +13,7 @@ fn eid(i: u64) -> StreamId {
 }
 
 fn fields(i: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         return vec![(b"other".to_vec(), vec![b'x'; (i % 50) as usize])];
     }
     vec![

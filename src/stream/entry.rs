@@ -373,6 +373,25 @@ mod tests {
         Ok(())
     }
 
+    /// The example in docs/format.md, byte for byte.
+    #[test]
+    fn golden_bytes_match_the_format_doc() {
+        let f: [(&[u8], &[u8]); 1] = [(b"a", b"1")];
+        let e = NewEntry {
+            id: StreamId::new(1_700_000_000_000, 0),
+            new_block: true,
+            idmp: None,
+            fields: &f,
+        };
+        let mut buf = Vec::new();
+        encode_run(b"s", None, &[e], &mut buf);
+        let want = [
+            0x01, 0x73, 0x00, 0x01, 0x01, 0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, 0x00, 0x01, 0x01,
+            0x61, 0x01, 0x31,
+        ];
+        assert_eq!(buf, want);
+    }
+
     #[test]
     fn truncated_runs_are_errors_not_panics() {
         let f: [(&[u8], &[u8]); 1] = [(b"field", b"value")];

@@ -289,10 +289,10 @@ impl Stream {
             fix(&mut b.last);
             fix(&mut b.first);
         }
-        if let Some(m) = &mut self.master {
-            if m.first.is_pending() {
-                Arc::make_mut(m).first = Addr::new(pos, m.first.idx());
-            }
+        if let Some(m) = &mut self.master
+            && m.first.is_pending()
+        {
+            Arc::make_mut(m).first = Addr::new(pos, m.first.idx());
         }
         self.pending = None;
     }
@@ -444,7 +444,8 @@ impl Stream {
         Ok(())
     }
 
-    /// XSETID validation, in Redis's order (the key exists).
+    /// XSETID validation, in Redis's order (the key exists). Redis 7.0 does
+    /// not compare with the current max deleted ID (later versions do).
     pub fn check_setid(
         &self,
         wal: &Wal,
@@ -452,13 +453,8 @@ impl Stream {
         entries_added: Option<u64>,
         max_deleted: Option<StreamId>,
     ) -> Result<(), Error> {
-        if let Some(md) = max_deleted {
-            if id < md {
-                return Err(Error::XsetidBelowGivenMaxDeleted);
-            }
-        }
-        if id < self.max_deleted {
-            return Err(Error::XsetidBelowMaxDeleted);
+        if max_deleted.is_some_and(|md| id < md) {
+            return Err(Error::XsetidBelowGivenMaxDeleted);
         }
         if self.length > 0 {
             let top = self.last_live(wal)?.map_or(StreamId::MIN, |e| e.id);

@@ -58,6 +58,13 @@ pub(crate) fn recover(
             seg.seal();
         }
         prev_end = Some(end);
+        if is_last {
+            // What the previous process wrote may still be only in the page cache; the
+            // WAL reports everything found on open as durable, so make it so. (Earlier
+            // segments were synced when the writer rolled past them.)
+            io.sync_data(&seg.file, &seg.path)
+                .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        }
         segments.push(Arc::new(seg));
     }
     Ok((segments, report))

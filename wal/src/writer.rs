@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::io::Io;
 use crate::reader::{Reader, RecordRef};
@@ -137,8 +137,7 @@ impl Wal {
                 buf: Vec::new(),
             }),
             written_end: AtomicU64::new(end),
-            // Recovery synced whatever it cut; everything found on open is treated as
-            // durable (it survived, and the next sync covers it anyway).
+            // Recovery synced the last segment: everything found on open is durable.
             durable_end: AtomicU64::new(end),
             sync_state: Mutex::new(SyncState::default()),
             sync_cv: Condvar::new(),
@@ -550,27 +549,34 @@ impl Inner {
     /// The `everysec` flusher: once a second, sync if the policy asks and there is
     /// something to sync.
     fn flush_loop(&self) {
+        let mut next = Instant::now() + Duration::from_secs(1);
         let mut stop = lock(&self.stop);
         loop {
-            let (guard, _) = self
-                .stop_cv
-                .wait_timeout(stop, Duration::from_secs(1))
-                .unwrap_or_else(|e| e.into_inner());
-            stop = guard;
+            // Checked before every wait, so a stop requested before this thread first
+            // waits is not missed.
             if *stop {
                 return;
             }
-            let pending =
-                self.written_end.load(Ordering::Acquire) > self.durable_end.load(Ordering::Acquire);
-            if self.policy() == FsyncPolicy::EverySec
-                && pending
-                && !self.poisoned.load(Ordering::Acquire)
-            {
-                let end = self.written_end.load(Ordering::Acquire);
-                if let Err(e) = self.wait_durable(Position(end)) {
-                    tracing::error!(error = %e, "everysec fdatasync failed");
-                }
+            let now = Instant::now();
+            if now < next {
+                stop = self
+                    .stop_cv
+                    .wait_timeout(stop, next - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                continue;
             }
+            next = now + Duration::from_secs(1);
+            drop(stop);
+            let end = self.written_end.load(Ordering::Acquire);
+            if self.policy() == FsyncPolicy::EverySec
+                && end > self.durable_end.load(Ordering::Acquire)
+                && !self.poisoned.load(Ordering::Acquire)
+                && let Err(e) = self.wait_durable(Position(end))
+            {
+                tracing::error!(error = %e, "everysec fdatasync failed");
+            }
+            stop = lock(&self.stop);
         }
     }
 

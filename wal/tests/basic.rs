@@ -220,3 +220,13 @@ fn everysec_syncs_in_the_background() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Wal>();
+    check::<eddy_wal::Reader>();
+    check::<eddy_wal::RecordRef>();
+    check::<eddy_wal::Follower>();
+    check::<Error>();
+}

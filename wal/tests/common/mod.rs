@@ -9,6 +9,18 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")
 }
 
+/// A temporary directory on a RAM file system when there is one: for tests that
+/// reopen a WAL thousands of times and check logic, not the disk.
+pub fn ram_tempdir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::tempdir_in(shm)
+    {
+        return d;
+    }
+    tempdir()
+}
+
 pub fn opts(segment_size: u64, fsync: FsyncPolicy) -> Options {
     Options {
         segment_size,
