@@ -66,7 +66,13 @@ fn with_pel(dir: &std::path::Path, n: u64) -> (Store, usize) {
     let mut i = 0;
     loop {
         let r = s
-            .xreadgroup(b"g", names[i % 4], &[(b"s", ReadFrom::New)], Some(10_000), false)
+            .xreadgroup(
+                b"g",
+                names[i % 4],
+                &[(b"s", ReadFrom::New)],
+                Some(10_000),
+                false,
+            )
             .expect("read");
         i += 1;
         if r.is_empty() {

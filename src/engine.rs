@@ -196,7 +196,8 @@ impl Engine {
             stream.set_pending(Some(pending.clone()));
             match trim {
                 Some(t) => {
-                    let plan = stream.plan_trim_refs(wal, key, t, refs, limits.max_entries, now_ms)?;
+                    let plan =
+                        stream.plan_trim_refs(wal, key, t, refs, limits.max_entries, now_ms)?;
                     Ok(Some(plan).filter(|(_, removed, _)| *removed > 0))
                 }
                 None => Ok(None),
@@ -225,7 +226,8 @@ impl Engine {
         }
         groups.extend(extra.iter().map(encode_group));
         let too_large = groups.iter().any(|(_, b)| b.len() > MAX_RECORD_LEN);
-        let written = if buf.len() > MAX_RECORD_LEN || trim_buf.len() > MAX_RECORD_LEN || too_large {
+        let written = if buf.len() > MAX_RECORD_LEN || trim_buf.len() > MAX_RECORD_LEN || too_large
+        {
             Err(Error::TooLarge)
         } else if trim_plan.is_some() || !groups.is_empty() {
             let mut batch: Vec<(u8, &[u8])> = vec![(kind::XADD, &buf[..])];

@@ -85,7 +85,9 @@ pub enum Error {
         actual: StreamId,
     },
     /// XREADGROUP on a missing key or group.
-    #[error("NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option")]
+    #[error(
+        "NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option"
+    )]
     NoGroupRead {
         /// The key, as the client sent it.
         key: String,

@@ -64,7 +64,7 @@ fn child(dir: &str) -> ! {
         writeln!(out, "{}", ids_line("A", &acks)).expect("stdout");
         out.flush().expect("flush");
         batch += 1;
-        if batch % 5 == 0 {
+        if batch.is_multiple_of(5) {
             let r = s
                 .xclaim(b"s", b"g", b"b", &keep, &ClaimArgs::default())
                 .expect("claim");
@@ -140,7 +140,10 @@ fn kill_9_keeps_every_acknowledged_delivery_ack_and_claim() {
     let s = Store::open(dir.path(), options()).expect("reopen");
     let groups = s.xinfo_groups(b"s").expect("groups");
     let max_delivered = delivered.iter().max().copied().expect("deliveries");
-    assert!(groups[0].last_delivered_id >= max_delivered, "last-delivered-id went back");
+    assert!(
+        groups[0].last_delivered_id >= max_delivered,
+        "last-delivered-id went back"
+    );
     let q = PendingQuery {
         start: StreamId::MIN,
         end: StreamId::MAX,
@@ -168,7 +171,9 @@ fn kill_9_keeps_every_acknowledged_delivery_ack_and_claim() {
             if i % 3 != 0 {
                 continue;
             }
-            let owner = pending.get(id).unwrap_or_else(|| panic!("delivered {id} lost"));
+            let owner = pending
+                .get(id)
+                .unwrap_or_else(|| panic!("delivered {id} lost"));
             if claimed.contains(id) {
                 assert_eq!(owner, b"b", "claim of {id} lost");
             }

@@ -106,7 +106,11 @@ fn sid(n: u64) -> StreamId {
 
 fn pick<T: Copy>(set: impl Iterator<Item = T>, i: usize) -> Option<T> {
     let v: Vec<T> = set.collect();
-    if v.is_empty() { None } else { Some(v[i % v.len()]) }
+    if v.is_empty() {
+        None
+    } else {
+        Some(v[i % v.len()])
+    }
 }
 
 fn check(m: &Model, s: &Store) -> Result<(), TestCaseError> {
@@ -120,7 +124,15 @@ fn check(m: &Model, s: &Store) -> Result<(), TestCaseError> {
     let rows = s.xpending(b"s", b"g", &q).expect("xpending");
     let got: BTreeMap<u64, (String, u64)> = rows
         .iter()
-        .map(|r| (r.id.ms, (String::from_utf8_lossy(&r.consumer).into_owned(), r.delivery_count)))
+        .map(|r| {
+            (
+                r.id.ms,
+                (
+                    String::from_utf8_lossy(&r.consumer).into_owned(),
+                    r.delivery_count,
+                ),
+            )
+        })
         .collect();
     prop_assert_eq!(&got, &m.pel);
     let info = s.xinfo_groups(b"s").expect("xinfo");
@@ -150,8 +162,20 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
         }
         Op::ReadNew(c, n) => {
             let name = CONSUMERS[c];
-            let r = h.s().xreadgroup(b"g", name.as_bytes(), &[(b"s", ReadFrom::New)], Some(n), false).expect("read");
-            let got: Vec<u64> = r.first().map(|x| x.entries.iter().map(|e| e.id.ms).collect()).unwrap_or_default();
+            let r = h
+                .s()
+                .xreadgroup(
+                    b"g",
+                    name.as_bytes(),
+                    &[(b"s", ReadFrom::New)],
+                    Some(n),
+                    false,
+                )
+                .expect("read");
+            let got: Vec<u64> = r
+                .first()
+                .map(|x| x.entries.iter().map(|e| e.id.ms).collect())
+                .unwrap_or_default();
             let want: Vec<u64> = m.live.range(m.last + 1..).take(n).copied().collect();
             prop_assert_eq!(&got, &want);
             m.consumers.insert(name.into());
@@ -162,9 +186,28 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
         }
         Op::ReadHistory(c, n) => {
             let name = CONSUMERS[c];
-            let r = h.s().xreadgroup(b"g", name.as_bytes(), &[(b"s", ReadFrom::After(StreamId::MIN))], Some(n), false).expect("history");
-            let got: Vec<(u64, bool)> = r[0].entries.iter().map(|e| (e.id.ms, e.entry.is_some())).collect();
-            let mine: Vec<u64> = m.pel.iter().filter(|(_, (o, _))| o == name).map(|(id, _)| *id).take(n).collect();
+            let r = h
+                .s()
+                .xreadgroup(
+                    b"g",
+                    name.as_bytes(),
+                    &[(b"s", ReadFrom::After(StreamId::MIN))],
+                    Some(n),
+                    false,
+                )
+                .expect("history");
+            let got: Vec<(u64, bool)> = r[0]
+                .entries
+                .iter()
+                .map(|e| (e.id.ms, e.entry.is_some()))
+                .collect();
+            let mine: Vec<u64> = m
+                .pel
+                .iter()
+                .filter(|(_, (o, _))| o == name)
+                .map(|(id, _)| *id)
+                .take(n)
+                .collect();
             let want: Vec<(u64, bool)> = mine.iter().map(|id| (*id, m.live.contains(id))).collect();
             prop_assert_eq!(&got, &want);
             m.consumers.insert(name.into());
@@ -182,7 +225,16 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
         Op::Claim(c, i) => {
             let name = CONSUMERS[c];
             let id = pick(m.pel.keys().copied(), i).unwrap_or(i as u64);
-            let r = h.s().xclaim(b"s", b"g", name.as_bytes(), &[sid(id)], &ClaimArgs::default()).expect("xclaim");
+            let r = h
+                .s()
+                .xclaim(
+                    b"s",
+                    b"g",
+                    name.as_bytes(),
+                    &[sid(id)],
+                    &ClaimArgs::default(),
+                )
+                .expect("xclaim");
             m.consumers.insert(name.into());
             let want = match m.pel.get(&id).cloned() {
                 Some(_) if !m.live.contains(&id) => {
@@ -200,7 +252,10 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
         Op::AutoClaim(c, i, n) => {
             let name = CONSUMERS[c];
             let start = pick(m.pel.keys().copied(), i).unwrap_or(0);
-            let r = h.s().xautoclaim(b"s", b"g", name.as_bytes(), 0, sid(start), n as i64, false).expect("autoclaim");
+            let r = h
+                .s()
+                .xautoclaim(b"s", b"g", name.as_bytes(), 0, sid(start), n as i64, false)
+                .expect("autoclaim");
             m.consumers.insert(name.into());
             let visit: Vec<u64> = m.pel.range(start..).map(|(id, _)| *id).take(n).collect();
             let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
@@ -214,9 +269,18 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
                     deleted.push(*id);
                 }
             }
-            let next = visit.last().and_then(|l| m.pel.range(l + 1..).next().map(|(id, _)| *id)).unwrap_or(0);
-            prop_assert_eq!(r.claimed.iter().map(|e| e.id.ms).collect::<Vec<_>>(), claimed);
-            prop_assert_eq!(r.deleted.iter().map(|id| id.ms).collect::<Vec<_>>(), deleted);
+            let next = visit
+                .last()
+                .and_then(|l| m.pel.range(l + 1..).next().map(|(id, _)| *id))
+                .unwrap_or(0);
+            prop_assert_eq!(
+                r.claimed.iter().map(|e| e.id.ms).collect::<Vec<_>>(),
+                claimed
+            );
+            prop_assert_eq!(
+                r.deleted.iter().map(|id| id.ms).collect::<Vec<_>>(),
+                deleted
+            );
             prop_assert_eq!(r.next, sid(next));
         }
         Op::Del(i) => {
@@ -226,10 +290,19 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
             }
         }
         Op::Trim(n, delref) => {
-            let refs = if delref { RefPolicy::DelRef } else { RefPolicy::KeepRef };
+            let refs = if delref {
+                RefPolicy::DelRef
+            } else {
+                RefPolicy::KeepRef
+            };
             let t = Trim::exact(TrimStrategy::MaxLen(n as u64));
             let removed = h.s().xtrim_refs(b"s", &t, refs).expect("trim");
-            let gone: Vec<u64> = m.live.iter().copied().take(m.live.len().saturating_sub(n)).collect();
+            let gone: Vec<u64> = m
+                .live
+                .iter()
+                .copied()
+                .take(m.live.len().saturating_sub(n))
+                .collect();
             prop_assert_eq!(removed, gone.len() as u64);
             for id in &gone {
                 m.live.remove(id);
@@ -239,8 +312,20 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
                 // entries deleted earlier below the cut may go too (the cut
                 // is a bound, not a list), nothing else may.
                 let first_kept = m.live.iter().next().copied().unwrap_or(u64::MAX);
-                let q = PendingQuery { start: StreamId::MIN, end: StreamId::MAX, count: i64::MAX, min_idle: 0, consumer: None };
-                let now: BTreeSet<u64> = h.s().xpending(b"s", b"g", &q).expect("pending").iter().map(|r| r.id.ms).collect();
+                let q = PendingQuery {
+                    start: StreamId::MIN,
+                    end: StreamId::MAX,
+                    count: i64::MAX,
+                    min_idle: 0,
+                    consumer: None,
+                };
+                let now: BTreeSet<u64> = h
+                    .s()
+                    .xpending(b"s", b"g", &q)
+                    .expect("pending")
+                    .iter()
+                    .map(|r| r.id.ms)
+                    .collect();
                 for id in m.pel.keys() {
                     let must_go = gone.contains(id);
                     let may_go = must_go || (*id < first_kept && !m.live.contains(id));
@@ -252,7 +337,10 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
         }
         Op::DelConsumer(c) => {
             let name = CONSUMERS[c];
-            let n = h.s().xgroup_delconsumer(b"s", b"g", name.as_bytes()).expect("delconsumer");
+            let n = h
+                .s()
+                .xgroup_delconsumer(b"s", b"g", name.as_bytes())
+                .expect("delconsumer");
             let before = m.pel.len();
             m.pel.retain(|_, (o, _)| o != name);
             prop_assert_eq!(n, (before - m.pel.len()) as u64);
@@ -260,7 +348,9 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
         }
         Op::Expire(c) => {
             let name = CONSUMERS[c];
-            h.s().xgroup_expire_consumer(b"s", b"g", name.as_bytes()).expect("expire");
+            h.s()
+                .xgroup_expire_consumer(b"s", b"g", name.as_bytes())
+                .expect("expire");
             for p in m.pel.values_mut().filter(|(o, _)| o == name) {
                 p.0 = String::new();
             }

@@ -12,6 +12,8 @@ use eddy::{AddArgs, Error, IdSpec, RefPolicy, Store, StreamId, Trim, TrimStrateg
 use engine_util::*;
 
 type R = Result<(), Error>;
+/// `(entries-read, lag)` per group, `None` being Redis's null.
+type Lags = Vec<(Option<u64>, Option<u64>)>;
 
 fn add(s: &Store, key: &[u8], ms: u64) -> Result<StreamId, Error> {
     let f = pairs(&[("f", "v")]);
@@ -27,7 +29,13 @@ fn stream_of(s: &Store, n: u64) -> R {
 }
 
 fn read_new(s: &Store, c: &str, count: usize) -> Result<Vec<StreamId>, Error> {
-    let r = s.xreadgroup(b"g", c.as_bytes(), &[(b"s", ReadFrom::New)], Some(count), false)?;
+    let r = s.xreadgroup(
+        b"g",
+        c.as_bytes(),
+        &[(b"s", ReadFrom::New)],
+        Some(count),
+        false,
+    )?;
     Ok(r.first()
         .map(|x| x.entries.iter().map(|e| e.id).collect())
         .unwrap_or_default())
@@ -47,17 +55,29 @@ fn all(consumer: Option<&[u8]>) -> PendingQuery<'_> {
 fn create_needs_the_key_unless_mkstream_and_refuses_duplicates() -> R {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = open(dir.path(), &clock(1000));
-    let e = s.xgroup_create(b"s", b"g", GroupStart::LastId, false, None).unwrap_err();
+    let e = s
+        .xgroup_create(b"s", b"g", GroupStart::LastId, false, None)
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
     );
     s.xgroup_create(b"s", b"g", GroupStart::LastId, true, None)?;
     assert_eq!(s.key_type(b"s"), "stream");
-    let e = s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None).unwrap_err();
-    assert_eq!(e.to_string(), "BUSYGROUP Consumer Group name already exists");
-    let e = s.xgroup_create(b"s", b"h", GroupStart::LastId, false, Some(-2)).unwrap_err();
-    assert_eq!(e.to_string(), "ERR value for ENTRIESREAD must be positive or -1");
+    let e = s
+        .xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "BUSYGROUP Consumer Group name already exists"
+    );
+    let e = s
+        .xgroup_create(b"s", b"h", GroupStart::LastId, false, Some(-2))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "ERR value for ENTRIESREAD must be positive or -1"
+    );
     Ok(())
 }
 
@@ -66,20 +86,39 @@ fn group_admin_errors_name_key_and_group() -> R {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = open(dir.path(), &clock(1000));
     stream_of(&s, 1)?;
-    let e = s.xgroup_setid(b"s", b"g", GroupStart::LastId, None).unwrap_err();
-    assert_eq!(e.to_string(), "NOGROUP No such consumer group 'g' for key name 's'");
+    let e = s
+        .xgroup_setid(b"s", b"g", GroupStart::LastId, None)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "NOGROUP No such consumer group 'g' for key name 's'"
+    );
     let e = s.xgroup_createconsumer(b"s", b"g", b"c").unwrap_err();
-    assert_eq!(e.to_string(), "NOGROUP No such consumer group 'g' for key name 's'");
-    let e = s.xreadgroup(b"g", b"c", &[(b"s", ReadFrom::New)], None, false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "NOGROUP No such consumer group 'g' for key name 's'"
+    );
+    let e = s
+        .xreadgroup(b"g", b"c", &[(b"s", ReadFrom::New)], None, false)
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"
     );
     let e = s.xpending_summary(b"nokey", b"g").unwrap_err();
-    assert_eq!(e.to_string(), "NOGROUP No such key 'nokey' or consumer group 'g'");
+    assert_eq!(
+        e.to_string(),
+        "NOGROUP No such key 'nokey' or consumer group 'g'"
+    );
     let e = s.xinfo_consumers(b"s", b"g").unwrap_err();
-    assert_eq!(e.to_string(), "NOGROUP No such consumer group 'g' for key name 's'");
-    assert_eq!(s.xinfo_consumers(b"nokey", b"g").unwrap_err().to_string(), "ERR no such key");
+    assert_eq!(
+        e.to_string(),
+        "NOGROUP No such consumer group 'g' for key name 's'"
+    );
+    assert_eq!(
+        s.xinfo_consumers(b"nokey", b"g").unwrap_err().to_string(),
+        "ERR no such key"
+    );
     assert!(!s.xgroup_destroy(b"s", b"g")?);
     Ok(())
 }
@@ -119,19 +158,44 @@ fn history_read_returns_own_entries_bumps_counts_and_shows_deleted_as_nil() -> R
     read_new(&s, "bob", 1)?;
     s.xdel(b"s", &[id(2, 0)])?;
     c.advance(10);
-    let r = s.xreadgroup(b"g", b"alice", &[(b"s", ReadFrom::After(StreamId::MIN))], None, false)?;
-    let got: Vec<(StreamId, bool)> = r[0].entries.iter().map(|e| (e.id, e.entry.is_some())).collect();
-    assert_eq!(got, vec![(id(1, 0), true), (id(2, 0), false), (id(3, 0), true)]);
+    let r = s.xreadgroup(
+        b"g",
+        b"alice",
+        &[(b"s", ReadFrom::After(StreamId::MIN))],
+        None,
+        false,
+    )?;
+    let got: Vec<(StreamId, bool)> = r[0]
+        .entries
+        .iter()
+        .map(|e| (e.id, e.entry.is_some()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(id(1, 0), true), (id(2, 0), false), (id(3, 0), true)]
+    );
     let rows = s.xpending(b"s", b"g", &all(Some(b"alice")))?;
     let counts: Vec<u64> = rows.iter().map(|r| r.delivery_count).collect();
     assert_eq!(counts, vec![2, 1, 2], "deleted entries are not bumped");
     assert_eq!(rows[0].idle, 0);
     // After an ID and with COUNT.
-    let r = s.xreadgroup(b"g", b"alice", &[(b"s", ReadFrom::After(id(1, 0)))], Some(1), false)?;
+    let r = s.xreadgroup(
+        b"g",
+        b"alice",
+        &[(b"s", ReadFrom::After(id(1, 0)))],
+        Some(1),
+        false,
+    )?;
     assert_eq!(r[0].entries.len(), 1);
     assert_eq!(r[0].entries[0].id, id(2, 0));
     // A consumer with no history still gets its stream back, empty.
-    let r = s.xreadgroup(b"g", b"zed", &[(b"s", ReadFrom::After(StreamId::MIN))], None, false)?;
+    let r = s.xreadgroup(
+        b"g",
+        b"zed",
+        &[(b"s", ReadFrom::After(StreamId::MIN))],
+        None,
+        false,
+    )?;
     assert_eq!(r.len(), 1);
     assert!(r[0].entries.is_empty());
     Ok(())
@@ -180,15 +244,35 @@ fn xpending_extended_filters_by_idle_range_count_and_consumer() -> R {
     c.advance(100);
     read_new(&s, "b", 3)?;
     c.advance(50);
-    let q = PendingQuery { min_idle: 120, ..all(None) };
+    let q = PendingQuery {
+        min_idle: 120,
+        ..all(None)
+    };
     let rows = s.xpending(b"s", b"g", &q)?;
-    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id(1, 0), id(2, 0), id(3, 0)]);
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![id(1, 0), id(2, 0), id(3, 0)]
+    );
     assert_eq!(rows[0].idle, 150);
-    let q = PendingQuery { start: id(2, 0), end: id(5, 0), count: 2, ..all(None) };
-    assert_eq!(s.xpending(b"s", b"g", &q)?.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id(2, 0), id(3, 0)]);
+    let q = PendingQuery {
+        start: id(2, 0),
+        end: id(5, 0),
+        count: 2,
+        ..all(None)
+    };
+    assert_eq!(
+        s.xpending(b"s", b"g", &q)?
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![id(2, 0), id(3, 0)]
+    );
     assert_eq!(s.xpending(b"s", b"g", &all(Some(b"b")))?.len(), 3);
     assert!(s.xpending(b"s", b"g", &all(Some(b"nobody")))?.is_empty());
-    let q = PendingQuery { count: -5, ..all(None) };
+    let q = PendingQuery {
+        count: -5,
+        ..all(None)
+    };
     assert!(s.xpending(b"s", b"g", &q)?.is_empty());
     Ok(())
 }
@@ -218,37 +302,131 @@ fn xclaim_honours_min_idle_idle_time_retrycount_justid_force_and_lastid() -> R {
     read_new(&s, "a", 3)?;
     c.advance(100);
     // Not idle enough: nothing.
-    let r = s.xclaim(b"s", b"g", b"b", &[id(1, 0)], &ClaimArgs { min_idle: 200, ..Default::default() })?;
+    let r = s.xclaim(
+        b"s",
+        b"g",
+        b"b",
+        &[id(1, 0)],
+        &ClaimArgs {
+            min_idle: 200,
+            ..Default::default()
+        },
+    )?;
     assert!(r.claimed.is_empty());
     // Claimed: count bumped, idle reset, entry returned.
-    let r = s.xclaim(b"s", b"g", b"b", &[id(1, 0)], &ClaimArgs { min_idle: 50, ..Default::default() })?;
+    let r = s.xclaim(
+        b"s",
+        b"g",
+        b"b",
+        &[id(1, 0)],
+        &ClaimArgs {
+            min_idle: 50,
+            ..Default::default()
+        },
+    )?;
     assert_eq!(r.claimed.len(), 1);
     assert!(r.claimed[0].entry.is_some());
     let p = &s.xpending(b"s", b"g", &all(Some(b"b")))?[0];
     assert_eq!((p.delivery_count, p.idle), (2, 0));
     // JUSTID leaves the count; IDLE sets the idle time.
-    let a = ClaimArgs { justid: true, delivery: Some(DeliveryTime::Idle(70)), ..Default::default() };
+    let a = ClaimArgs {
+        justid: true,
+        delivery: Some(DeliveryTime::Idle(70)),
+        ..Default::default()
+    };
     let r = s.xclaim(b"s", b"g", b"b", &[id(2, 0)], &a)?;
     assert!(r.claimed[0].entry.is_none());
-    let p = &s.xpending(b"s", b"g", &PendingQuery { start: id(2, 0), end: id(2, 0), ..all(None) })?[0];
-    assert_eq!((p.delivery_count, p.idle, p.consumer.as_slice()), (1, 70, &b"b"[..]));
+    let p = &s.xpending(
+        b"s",
+        b"g",
+        &PendingQuery {
+            start: id(2, 0),
+            end: id(2, 0),
+            ..all(None)
+        },
+    )?[0];
+    assert_eq!(
+        (p.delivery_count, p.idle, p.consumer.as_slice()),
+        (1, 70, &b"b"[..])
+    );
     // TIME in the future is clamped to now; RETRYCOUNT sets the count.
-    let a = ClaimArgs { delivery: Some(DeliveryTime::Time(99_999_999)), retry_count: Some(7), ..Default::default() };
+    let a = ClaimArgs {
+        delivery: Some(DeliveryTime::Time(99_999_999)),
+        retry_count: Some(7),
+        ..Default::default()
+    };
     s.xclaim(b"s", b"g", b"b", &[id(3, 0)], &a)?;
-    let p = &s.xpending(b"s", b"g", &PendingQuery { start: id(3, 0), end: id(3, 0), ..all(None) })?[0];
+    let p = &s.xpending(
+        b"s",
+        b"g",
+        &PendingQuery {
+            start: id(3, 0),
+            end: id(3, 0),
+            ..all(None)
+        },
+    )?[0];
     assert_eq!((p.delivery_count, p.idle), (7, 0));
     // FORCE creates pending entries for live entries (count 2, or 1 with
     // JUSTID, as redis-server 7.0 does); never for missing ones.
-    s.xclaim(b"s", b"g", b"f", &[id(4, 0)], &ClaimArgs { force: true, ..Default::default() })?;
-    s.xclaim(b"s", b"g", b"f", &[id(5, 0)], &ClaimArgs { force: true, justid: true, ..Default::default() })?;
-    let r = s.xclaim(b"s", b"g", b"f", &[id(9, 0)], &ClaimArgs { force: true, ..Default::default() })?;
+    s.xclaim(
+        b"s",
+        b"g",
+        b"f",
+        &[id(4, 0)],
+        &ClaimArgs {
+            force: true,
+            ..Default::default()
+        },
+    )?;
+    s.xclaim(
+        b"s",
+        b"g",
+        b"f",
+        &[id(5, 0)],
+        &ClaimArgs {
+            force: true,
+            justid: true,
+            ..Default::default()
+        },
+    )?;
+    let r = s.xclaim(
+        b"s",
+        b"g",
+        b"f",
+        &[id(9, 0)],
+        &ClaimArgs {
+            force: true,
+            ..Default::default()
+        },
+    )?;
     assert!(r.claimed.is_empty());
     let rows = s.xpending(b"s", b"g", &all(Some(b"f")))?;
-    assert_eq!(rows.iter().map(|r| r.delivery_count).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(
+        rows.iter().map(|r| r.delivery_count).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
     // LASTID only moves the group forward.
-    s.xclaim(b"s", b"g", b"f", &[], &ClaimArgs { last_id: Some(id(4, 0)), ..Default::default() })?;
+    s.xclaim(
+        b"s",
+        b"g",
+        b"f",
+        &[],
+        &ClaimArgs {
+            last_id: Some(id(4, 0)),
+            ..Default::default()
+        },
+    )?;
     assert_eq!(s.xinfo_groups(b"s")?[0].last_delivered_id, id(4, 0));
-    s.xclaim(b"s", b"g", b"f", &[], &ClaimArgs { last_id: Some(id(1, 0)), ..Default::default() })?;
+    s.xclaim(
+        b"s",
+        b"g",
+        b"f",
+        &[],
+        &ClaimArgs {
+            last_id: Some(id(1, 0)),
+            ..Default::default()
+        },
+    )?;
     assert_eq!(s.xinfo_groups(b"s")?[0].last_delivered_id, id(4, 0));
     Ok(())
 }
@@ -261,8 +439,17 @@ fn xclaim_drops_deleted_entries_from_the_pel() -> R {
     s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
     read_new(&s, "a", 2)?;
     s.xdel(b"s", &[id(1, 0)])?;
-    let r = s.xclaim(b"s", b"g", b"b", &[id(1, 0), id(2, 0)], &ClaimArgs::default())?;
-    assert_eq!(r.claimed.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(2, 0)]);
+    let r = s.xclaim(
+        b"s",
+        b"g",
+        b"b",
+        &[id(1, 0), id(2, 0)],
+        &ClaimArgs::default(),
+    )?;
+    assert_eq!(
+        r.claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![id(2, 0)]
+    );
     assert_eq!(s.xpending_summary(b"s", b"g")?.count, 1);
     Ok(())
 }
@@ -278,13 +465,27 @@ fn xautoclaim_scans_with_a_cursor_and_reports_deleted_ids() -> R {
     s.xdel(b"s", &[id(2, 0)])?;
     c.advance(1000);
     let r = s.xautoclaim(b"s", b"g", b"b", 500, StreamId::MIN, 3, false)?;
-    assert_eq!(r.claimed.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(1, 0), id(3, 0)]);
+    assert_eq!(
+        r.claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![id(1, 0), id(3, 0)]
+    );
     assert_eq!(r.deleted, vec![id(2, 0)], "deleted IDs count toward COUNT");
     assert_eq!(r.next, id(4, 0));
     // JUSTID does not bump delivery counts.
     let r = s.xautoclaim(b"s", b"g", b"b", 500, r.next, 2, true)?;
-    assert_eq!(r.claimed.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(4, 0), id(5, 0)]);
-    let p = s.xpending(b"s", b"g", &PendingQuery { start: id(4, 0), end: id(4, 0), ..all(None) })?;
+    assert_eq!(
+        r.claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![id(4, 0), id(5, 0)]
+    );
+    let p = s.xpending(
+        b"s",
+        b"g",
+        &PendingQuery {
+            start: id(4, 0),
+            end: id(4, 0),
+            ..all(None)
+        },
+    )?;
     assert_eq!(p[0].delivery_count, 1);
     // Nothing idle: the scan stops after COUNT*10 entries.
     let r = s.xautoclaim(b"s", b"g", b"b", 1_000_000, StreamId::MIN, 1, false)?;
@@ -294,7 +495,12 @@ fn xautoclaim_scans_with_a_cursor_and_reports_deleted_ids() -> R {
     let r = s.xautoclaim(b"s", b"g", b"b", 0, id(25, 0), 100, false)?;
     assert_eq!(r.claimed.len(), 6);
     assert_eq!(r.next, StreamId::MIN);
-    assert_eq!(s.xautoclaim(b"s", b"g", b"b", 0, StreamId::MIN, 0, false).unwrap_err().to_string(), "ERR COUNT must be > 0");
+    assert_eq!(
+        s.xautoclaim(b"s", b"g", b"b", 0, StreamId::MIN, 0, false)
+            .unwrap_err()
+            .to_string(),
+        "ERR COUNT must be > 0"
+    );
     Ok(())
 }
 
@@ -311,21 +517,59 @@ fn entries_read_and_lag_follow_redis_null_rules() -> R {
     ] {
         s.xgroup_create(b"s", g, start, false, er)?;
     }
-    let lag = |s: &Store| -> Result<Vec<(Option<u64>, Option<u64>)>, Error> {
-        Ok(s.xinfo_groups(b"s")?.iter().map(|g| (g.entries_read, g.lag)).collect())
+    let lag = |s: &Store| -> Result<Lags, Error> {
+        Ok(s.xinfo_groups(b"s")?
+            .iter()
+            .map(|g| (g.entries_read, g.lag))
+            .collect())
     };
     // Figures from redis-server 7.0 for the same commands.
-    assert_eq!(lag(&s)?, vec![(None, Some(5)), (None, Some(0)), (None, None), (Some(0), Some(5))]);
+    assert_eq!(
+        lag(&s)?,
+        vec![
+            (None, Some(5)),
+            (None, Some(0)),
+            (None, None),
+            (Some(0), Some(5))
+        ]
+    );
     s.xreadgroup(b"g", b"c", &[(b"s", ReadFrom::New)], Some(2), false)?;
     s.xreadgroup(b"g3", b"c", &[(b"s", ReadFrom::New)], Some(1), false)?;
-    assert_eq!(lag(&s)?, vec![(Some(2), Some(3)), (None, Some(0)), (None, None), (Some(0), Some(5))]);
+    assert_eq!(
+        lag(&s)?,
+        vec![
+            (Some(2), Some(3)),
+            (None, Some(0)),
+            (None, None),
+            (Some(0), Some(5))
+        ]
+    );
     s.xdel(b"s", &[id(4, 0)])?;
-    assert_eq!(lag(&s)?, vec![(Some(2), None), (None, Some(0)), (None, None), (Some(0), None)]);
+    assert_eq!(
+        lag(&s)?,
+        vec![
+            (Some(2), None),
+            (None, Some(0)),
+            (None, None),
+            (Some(0), None)
+        ]
+    );
     s.xreadgroup(b"g", b"c", &[(b"s", ReadFrom::New)], None, false)?;
     s.xreadgroup(b"g4", b"c", &[(b"s", ReadFrom::New)], Some(1), false)?;
-    assert_eq!(lag(&s)?, vec![(Some(5), Some(0)), (None, Some(0)), (None, None), (None, None)]);
+    assert_eq!(
+        lag(&s)?,
+        vec![
+            (Some(5), Some(0)),
+            (None, Some(0)),
+            (None, None),
+            (None, None)
+        ]
+    );
     add(&s, b"s", 6)?;
-    assert_eq!(lag(&s)?, vec![(Some(5), Some(1)), (None, None), (None, None), (None, None)]);
+    assert_eq!(
+        lag(&s)?,
+        vec![(Some(5), Some(1)), (None, None), (None, None), (None, None)]
+    );
     Ok(())
 }
 
@@ -343,7 +587,10 @@ fn xinfo_consumers_reports_idle_and_inactive_as_redis_7_2() -> R {
     c.advance(20);
     let info = s.xinfo_consumers(b"s", b"g")?;
     assert_eq!(info[0].name, b"busy");
-    assert_eq!((info[0].pending, info[0].idle, info[0].inactive), (1, 20, 320));
+    assert_eq!(
+        (info[0].pending, info[0].idle, info[0].inactive),
+        (1, 20, 320)
+    );
     assert_eq!((info[1].idle, info[1].inactive), (320, -1));
     Ok(())
 }
@@ -360,7 +607,10 @@ fn setid_moves_the_group_and_keeps_the_pel() -> R {
     // Re-delivering an entry pending for another consumer moves it.
     assert_eq!(read_new(&s, "b", 1)?, vec![id(1, 0)]);
     let rows = s.xpending(b"s", b"g", &all(None))?;
-    assert_eq!((rows[0].consumer.as_slice(), rows[0].delivery_count), (&b"b"[..], 1));
+    assert_eq!(
+        (rows[0].consumer.as_slice(), rows[0].delivery_count),
+        (&b"b"[..], 1)
+    );
     s.xgroup_setid(b"s", b"g", GroupStart::LastId, None)?;
     assert_eq!(s.xinfo_groups(b"s")?[0].last_delivered_id, id(3, 0));
     assert!(s.xgroup_destroy(b"s", b"g")?);
@@ -380,23 +630,57 @@ fn reference_policies_on_xtrim_xadd_xdelex_and_xackdel() -> R {
     let t = Trim::exact(TrimStrategy::MaxLen(0));
     assert_eq!(s.xtrim_refs(b"s", &t, RefPolicy::Acked)?, 2);
     // KEEPREF: entries go, references stay.
-    assert_eq!(s.xtrim_refs(b"s", &Trim::exact(TrimStrategy::MinId(id(4, 0))), RefPolicy::KeepRef)?, 1);
-    assert!(s.xpending(b"s", b"g", &all(None))?.iter().any(|r| r.id == id(3, 0)));
+    assert_eq!(
+        s.xtrim_refs(
+            b"s",
+            &Trim::exact(TrimStrategy::MinId(id(4, 0))),
+            RefPolicy::KeepRef
+        )?,
+        1
+    );
+    assert!(
+        s.xpending(b"s", b"g", &all(None))?
+            .iter()
+            .any(|r| r.id == id(3, 0))
+    );
     // DELREF: entries and their references go.
-    assert_eq!(s.xtrim_refs(b"s", &Trim::exact(TrimStrategy::MinId(id(6, 0))), RefPolicy::DelRef)?, 2);
-    let pend: Vec<StreamId> = s.xpending(b"s", b"g", &all(None))?.iter().map(|r| r.id).collect();
+    assert_eq!(
+        s.xtrim_refs(
+            b"s",
+            &Trim::exact(TrimStrategy::MinId(id(6, 0))),
+            RefPolicy::DelRef
+        )?,
+        2
+    );
+    let pend: Vec<StreamId> = s
+        .xpending(b"s", b"g", &all(None))?
+        .iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(pend, vec![id(6, 0)]);
     // XDELEX: -1 missing, 2 still referenced (6 pending, 8 undelivered), 1 deleted.
     s.xack(b"s", b"g", &[id(6, 0)])?;
-    assert_eq!(s.xdelex(b"s", &[id(1, 0), id(8, 0), id(6, 0)], RefPolicy::Acked)?, vec![-1, 2, 1]);
+    assert_eq!(
+        s.xdelex(b"s", &[id(1, 0), id(8, 0), id(6, 0)], RefPolicy::Acked)?,
+        vec![-1, 2, 1]
+    );
     // XACKDEL acks first, so ACKED can then delete.
     read_new(&s, "a", 1)?; // 7
-    assert_eq!(s.xackdel(b"s", b"g", &[id(7, 0)], RefPolicy::Acked)?, vec![1]);
-    assert_eq!(s.xackdel(b"s", b"nog", &[id(8, 0)], RefPolicy::Acked)?, vec![-1]);
+    assert_eq!(
+        s.xackdel(b"s", b"g", &[id(7, 0)], RefPolicy::Acked)?,
+        vec![1]
+    );
+    assert_eq!(
+        s.xackdel(b"s", b"nog", &[id(8, 0)], RefPolicy::Acked)?,
+        vec![-1]
+    );
     // XADD with DELREF trimming.
     read_new(&s, "a", 10)?; // 8, 9, 10
     let f = pairs(&[("f", "v")]);
-    let a = AddArgs::new(&f).id(IdSpec::Explicit(id(11, 0))).trim(Trim::exact(TrimStrategy::MaxLen(1))).refs(RefPolicy::DelRef);
+    let a = AddArgs::new(&f)
+        .id(IdSpec::Explicit(id(11, 0)))
+        .trim(Trim::exact(TrimStrategy::MaxLen(1)))
+        .refs(RefPolicy::DelRef);
     s.xadd(b"s", &a)?;
     assert_eq!(s.xlen(b"s")?, 1);
     assert_eq!(s.xpending_summary(b"s", b"g")?.count, 0);
@@ -412,12 +696,21 @@ fn dead_letter_moves_an_entry_with_provenance_after_n_deliveries() -> R {
         stream_of(&s, 2)?;
         s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
         let policy = GroupPolicy {
-            dead_letter: Some(DeadLetter { stream: b"dlq".to_vec(), max_deliveries: 2 }),
+            dead_letter: Some(DeadLetter {
+                stream: b"dlq".to_vec(),
+                max_deliveries: 2,
+            }),
             consumer_idle_ms: None,
         };
         s.xgroup_set_policy(b"s", b"g", policy)?;
         read_new(&s, "a", 1)?; // delivery 1
-        let h = s.xreadgroup(b"g", b"a", &[(b"s", ReadFrom::After(StreamId::MIN))], None, false)?;
+        let h = s.xreadgroup(
+            b"g",
+            b"a",
+            &[(b"s", ReadFrom::After(StreamId::MIN))],
+            None,
+            false,
+        )?;
         assert_eq!(h[0].entries.len(), 1); // delivery 2
         c.advance(100);
         let r = s.xautoclaim(b"s", b"g", b"b", 10, StreamId::MIN, 10, false)?;
@@ -438,8 +731,17 @@ fn dead_letter_moves_an_entry_with_provenance_after_n_deliveries() -> R {
         (b"dl-deliveries", b"2"),
         (b"f", b"v"),
     ];
-    assert_eq!(f, want.iter().map(|(a, b)| (a.to_vec(), b.to_vec())).collect::<Vec<_>>());
-    assert_eq!(s.xpending_summary(b"s", b"g")?.count, 0, "the move survived the restart");
+    assert_eq!(
+        f,
+        want.iter()
+            .map(|(a, b)| (a.to_vec(), b.to_vec()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.xpending_summary(b"s", b"g")?.count,
+        0,
+        "the move survived the restart"
+    );
     Ok(())
 }
 
@@ -455,16 +757,33 @@ fn expired_consumers_hand_pending_entries_back_to_the_group() -> R {
     let sum = s.xpending_summary(b"s", b"g")?;
     assert_eq!(sum.consumers, vec![(Vec::new(), 2)]);
     let rows = s.xpending(b"s", b"g", &all(None))?;
-    assert_eq!((rows[0].consumer.as_slice(), rows[0].idle, rows[0].delivery_count), (&b""[..], -1, 1));
+    assert_eq!(
+        (
+            rows[0].consumer.as_slice(),
+            rows[0].idle,
+            rows[0].delivery_count
+        ),
+        (&b""[..], -1, 1)
+    );
     // Claimable at once, whatever the min-idle-time.
     let r = s.xautoclaim(b"s", b"g", b"b", 1_000_000, StreamId::MIN, 10, false)?;
     assert_eq!(r.claimed.len(), 2);
     // The idle-consumer setting uses the same hand-back.
-    s.xgroup_set_policy(b"s", b"g", GroupPolicy { dead_letter: None, consumer_idle_ms: Some(500) })?;
+    s.xgroup_set_policy(
+        b"s",
+        b"g",
+        GroupPolicy {
+            dead_letter: None,
+            consumer_idle_ms: Some(500),
+        },
+    )?;
     c.advance(600);
     let gone = s.expire_idle_consumers()?;
     assert_eq!(gone.len(), 1);
-    assert_eq!((gone[0].consumer.as_slice(), gone[0].released), (&b"b"[..], 2));
+    assert_eq!(
+        (gone[0].consumer.as_slice(), gone[0].released),
+        (&b"b"[..], 2)
+    );
     assert_eq!(s.xinfo_groups(b"s")?[0].consumers, 0);
     assert_eq!(s.xpending_summary(b"s", b"g")?.count, 2);
     Ok(())
@@ -490,7 +809,10 @@ fn group_state_survives_reopen_and_checkpoint() -> R {
     }
     let s = open(dir.path(), &c);
     assert!(s.recovery_stats().checkpoint.is_some());
-    assert_eq!((s.xinfo_groups(b"s")?, s.xpending(b"s", b"g", &all(None))?), before);
+    assert_eq!(
+        (s.xinfo_groups(b"s")?, s.xpending(b"s", b"g", &all(None))?),
+        before
+    );
     assert_eq!(s.xinfo_stream(b"s")?.groups, 1);
     let full = s.xinfo_groups_full(b"s", 0)?;
     assert_eq!(full[0].pel_count, 3);

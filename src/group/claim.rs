@@ -214,7 +214,9 @@ impl Store {
             let mut end = self.wal.end().0;
             for (key, from) in streams {
                 let read = match from {
-                    ReadFrom::New => self.read_new(&mut eng, key, group, consumer, limit, noack, now)?,
+                    ReadFrom::New => {
+                        self.read_new(&mut eng, key, group, consumer, limit, noack, now)?
+                    }
                     ReadFrom::After(after) => {
                         Some(self.read_history(&mut eng, key, group, consumer, *after, limit, now)?)
                     }
@@ -478,10 +480,12 @@ impl Store {
                     ),
                     None => continue,
                 };
-                if !fresh && p.owner != NOBODY && min_idle > 0 {
-                    if now.saturating_sub(p.delivery_time) < min_idle {
-                        continue;
-                    }
+                if !fresh
+                    && p.owner != NOBODY
+                    && min_idle > 0
+                    && now.saturating_sub(p.delivery_time) < min_idle
+                {
+                    continue;
                 }
                 let bumps = retry.is_none() && !args.justid;
                 if bumps && max_deliveries.is_some_and(|m| p.delivery_count >= m) && !fresh {
@@ -520,7 +524,11 @@ impl Store {
                 group,
                 consumer: Some(consumer),
                 now,
-                flags: if claimed.is_empty() { SEEN } else { SEEN | ACTIVE },
+                flags: if claimed.is_empty() {
+                    SEEN
+                } else {
+                    SEEN | ACTIVE
+                },
                 last,
                 ops,
             };
@@ -554,7 +562,7 @@ impl Store {
         justid: bool,
     ) -> Result<AutoClaimReply, Error> {
         const ATTEMPTS_FACTOR: i64 = 10;
-        if count < 1 || count > i64::MAX / 16 {
+        if !(1..=i64::MAX / 16).contains(&count) {
             return Err(Error::CountNotPositive);
         }
         let (next, claimed, deleted, dead_lettered, end, due) = {
@@ -642,7 +650,11 @@ impl Store {
                 group,
                 consumer: Some(consumer),
                 now,
-                flags: if claimed.is_empty() { SEEN } else { SEEN | ACTIVE },
+                flags: if claimed.is_empty() {
+                    SEEN
+                } else {
+                    SEEN | ACTIVE
+                },
                 last: None,
                 ops,
             };

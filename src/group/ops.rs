@@ -53,7 +53,9 @@ pub mod del_result {
 fn entries_read_arg(v: Option<i64>) -> Result<Option<u64>, Error> {
     match v {
         None | Some(-1) => Ok(None),
-        Some(n) => u64::try_from(n).map(Some).map_err(|_| Error::EntriesReadInvalid),
+        Some(n) => u64::try_from(n)
+            .map(Some)
+            .map_err(|_| Error::EntriesReadInvalid),
     }
 }
 
@@ -294,32 +296,35 @@ impl Store {
     /// # Errors
     /// WAL errors.
     pub fn expire_idle_consumers(&self) -> Result<Vec<Expired>, Error> {
-        let (out, end, due) = {
-            let mut eng = self.lock_writable()?;
-            let now = self.clock.now_ms();
-            let mut out = Vec::new();
-            for (key, v) in eng.keyspace.iter() {
-                let crate::keyspace::Value::Stream(s) = v;
-                for (gname, g) in s.groups() {
-                    out.extend(idle_consumers(g, now, None).into_iter().map(|(c, n)| Expired {
-                        key: key.to_vec(),
-                        group: gname.to_vec(),
-                        consumer: c,
-                        released: n,
-                    }));
+        let (out, end, due) =
+            {
+                let mut eng = self.lock_writable()?;
+                let now = self.clock.now_ms();
+                let mut out = Vec::new();
+                for (key, v) in eng.keyspace.iter() {
+                    let crate::keyspace::Value::Stream(s) = v;
+                    for (gname, g) in s.groups() {
+                        out.extend(idle_consumers(g, now, None).into_iter().map(|(c, n)| {
+                            Expired {
+                                key: key.to_vec(),
+                                group: gname.to_vec(),
+                                consumer: c,
+                                released: n,
+                            }
+                        }));
+                    }
                 }
-            }
-            let recs: Vec<GroupRecord<'_>> = out
-                .iter()
-                .map(|e| GroupRecord::ReleaseConsumer {
-                    key: &e.key,
-                    group: &e.group,
-                    consumer: &e.consumer,
-                })
-                .collect();
-            let end = eng.write_group(&self.wal, &recs)?;
-            (out, end, self.due(&eng))
-        };
+                let recs: Vec<GroupRecord<'_>> = out
+                    .iter()
+                    .map(|e| GroupRecord::ReleaseConsumer {
+                        key: &e.key,
+                        group: &e.group,
+                        consumer: &e.consumer,
+                    })
+                    .collect();
+                let end = eng.write_group(&self.wal, &recs)?;
+                (out, end, self.due(&eng))
+            };
         self.finish(end, due)?;
         Ok(out)
     }
@@ -507,8 +512,8 @@ impl Store {
                 };
                 if refs == RefPolicy::Acked {
                     let referenced = s.groups().any(|(name, g)| {
-                        let acked_here = ack_group.is_some_and(|(gn, _)| gn == name)
-                            && acked.contains(&id);
+                        let acked_here =
+                            ack_group.is_some_and(|(gn, _)| gn == name) && acked.contains(&id);
                         id > g.last_id() || (g.pending(id).is_some() && !acked_here)
                     });
                     if referenced {
@@ -520,10 +525,10 @@ impl Store {
                 out.push(del_result::DELETED);
             }
             let mut groups = Vec::new();
-            if let Some(gn) = group {
-                if !acks.is_empty() {
-                    groups.push(ack_record(key, gn, acks));
-                }
+            if let Some(gn) = group
+                && !acks.is_empty()
+            {
+                groups.push(ack_record(key, gn, acks));
             }
             if refs == RefPolicy::DelRef {
                 let drop: Vec<StreamId> = found

@@ -181,10 +181,10 @@ impl ConsumerGroup {
         match set {
             Some(s) => {
                 for id in s.range(range) {
-                    if let Some(p) = self.pel.get(id) {
-                        if !visit(*id, p) {
-                            break;
-                        }
+                    if let Some(p) = self.pel.get(id)
+                        && !visit(*id, p)
+                    {
+                        break;
                     }
                 }
             }

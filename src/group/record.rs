@@ -9,7 +9,7 @@
 
 use eddy_wal::Wal;
 
-use super::{ConsumerGroup, GroupPolicy, DeadLetter};
+use super::{ConsumerGroup, DeadLetter, GroupPolicy};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::record::{Cursor, put_bytes, put_varint};
@@ -456,7 +456,11 @@ impl GroupRecord<'_> {
 impl Engine {
     /// Encodes and writes group records as one record or one atomic batch,
     /// then applies them. Returns the log end.
-    pub(crate) fn write_group(&mut self, wal: &Wal, recs: &[GroupRecord<'_>]) -> Result<u64, Error> {
+    pub(crate) fn write_group(
+        &mut self,
+        wal: &Wal,
+        recs: &[GroupRecord<'_>],
+    ) -> Result<u64, Error> {
         if recs.is_empty() {
             return Ok(wal.end().0);
         }
@@ -709,7 +713,10 @@ mod tests {
             r.encode(&mut b);
             assert_eq!(GroupRecord::decode(r.kind(), &b)?, r);
             for cut in 0..b.len() {
-                assert!(GroupRecord::decode(r.kind(), &b[..cut]).is_err(), "{r:?} cut {cut}");
+                assert!(
+                    GroupRecord::decode(r.kind(), &b[..cut]).is_err(),
+                    "{r:?} cut {cut}"
+                );
             }
         }
         Ok(())

@@ -157,10 +157,10 @@ impl Stream {
         if self.entries_added == 0 {
             return Some(0);
         }
-        if let Some(r) = g.entries_read {
-            if !self.has_tombstones_from(g.last_id) {
-                return Some(self.entries_added.saturating_sub(r));
-            }
+        if let Some(r) = g.entries_read
+            && !self.has_tombstones_from(g.last_id)
+        {
+            return Some(self.entries_added.saturating_sub(r));
         }
         self.estimate_entries_read(g.last_id)
             .map(|r| self.entries_added.saturating_sub(r))

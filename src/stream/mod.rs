@@ -23,9 +23,9 @@ use eddy_wal::Wal;
 use serde::{Deserialize, Serialize};
 
 pub use entry::{Addr, Entry, Fields};
+pub use groups::RefPolicy;
 pub use id::{IdRange, IdSpec, StreamId};
 pub use idmp::IdmpConfig;
-pub use groups::RefPolicy;
 pub use trim::{Trim, TrimStrategy};
 
 use crate::error::Error;
