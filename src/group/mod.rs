@@ -322,3 +322,67 @@ impl ConsumerGroup {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64) -> StreamId {
+        StreamId::new(ms, 0)
+    }
+
+    #[test]
+    fn owner_sets_follow_assign_remove_release_and_delete() -> Result<(), String> {
+        let mut g = ConsumerGroup::new(StreamId::MIN, None);
+        let (a, created) = g.consumer_or_create(b"a", 1);
+        assert!(created);
+        let (b, _) = g.consumer_or_create(b"b", 1);
+        for ms in 1..=6 {
+            g.assign(id(ms), if ms % 2 == 0 { a } else { b }, 10, 1);
+        }
+        g.check_invariants()?;
+        g.assign(id(2), b, 20, 2); // moves from a to b
+        g.check_invariants()?;
+        assert_eq!(g.remove(id(3)).map(|p| p.owner), Some(b));
+        assert_eq!(g.release_consumer(b"b"), 3); // 1, 2, 5
+        g.check_invariants()?;
+        assert_eq!(g.unowned, 3);
+        assert_eq!(g.owner_name(NOBODY), b"");
+        let (c, _) = g.consumer_or_create(b"c", 2);
+        g.assign(id(1), c, 30, 2); // claimed back from nobody
+        g.check_invariants()?;
+        assert_eq!(g.unowned, 2);
+        assert_eq!(g.remove_below(id(3)), 2); // 1 and 2
+        g.check_invariants()?;
+        assert_eq!(g.delete_consumer(b"a"), 2); // 4, 6
+        g.check_invariants()?;
+        assert_eq!(g.pel.keys().copied().collect::<Vec<_>>(), vec![id(5)]);
+        Ok(())
+    }
+
+    #[test]
+    fn serialized_groups_rebuild_their_indexes() -> Result<(), String> {
+        let mut g = ConsumerGroup::new(id(9), Some(4));
+        let (a, _) = g.consumer_or_create(b"a", 1);
+        let (b, _) = g.consumer_or_create(b"b", 1);
+        g.assign(id(1), a, 5, 1);
+        g.assign(id(2), b, 6, 3);
+        g.assign(id(3), b, 7, 1);
+        g.release_consumer(b"b");
+        g.consumer_or_create(b"b", 2);
+        g.policy.consumer_idle_ms = Some(100);
+        let bytes = postcard::to_stdvec(&g).map_err(|e| e.to_string())?;
+        let back: ConsumerGroup = postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        back.check_invariants()?;
+        assert_eq!(back.pel, g.pel);
+        assert_eq!(back.unowned, 2);
+        assert_eq!(back.consumers[&b"a"[..]].pel.len(), 1);
+        assert_eq!((back.last_id, back.entries_read), (id(9), Some(4)));
+        assert_eq!(back.policy, g.policy);
+        // A new consumer does not reuse an old number.
+        let mut back = back;
+        let (n, _) = back.consumer_or_create(b"z", 3);
+        assert!(n > b);
+        Ok(())
+    }
+}
