@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+mod api;
 pub mod checkpoint;
 pub mod clock;
 mod engine;
