@@ -819,3 +819,96 @@ fn group_state_survives_reopen_and_checkpoint() -> R {
     assert_eq!(full[0].consumers.len(), 2);
     Ok(())
 }
+
+#[test]
+fn dead_letter_applies_to_history_reads_and_xclaim_but_not_justid_or_retrycount() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = clock(10_000);
+    let s = open(dir.path(), &c);
+    stream_of(&s, 3)?;
+    s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
+    let policy = GroupPolicy {
+        dead_letter: Some(DeadLetter {
+            stream: b"dlq".to_vec(),
+            max_deliveries: 1,
+        }),
+        consumer_idle_ms: None,
+    };
+    let e = s
+        .xgroup_set_policy(
+            b"s",
+            b"g",
+            GroupPolicy {
+                dead_letter: Some(DeadLetter {
+                    stream: b"s".to_vec(),
+                    max_deliveries: 1,
+                }),
+                consumer_idle_ms: None,
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::DeadLetterSelf));
+    s.xgroup_set_policy(b"s", b"g", policy)?;
+    read_new(&s, "a", 3)?;
+    // JUSTID and RETRYCOUNT do not count as deliveries: no move.
+    let j = ClaimArgs {
+        justid: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        s.xclaim(b"s", b"g", b"b", &[id(1, 0)], &j)?.claimed.len(),
+        1
+    );
+    let rc = ClaimArgs {
+        retry_count: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.xclaim(b"s", b"g", b"b", &[id(2, 0)], &rc)?.claimed.len(),
+        1
+    );
+    // A delivering XCLAIM moves it.
+    let r = s.xclaim(b"s", b"g", b"b", &[id(1, 0)], &ClaimArgs::default())?;
+    assert!(r.claimed.is_empty());
+    assert_eq!(r.dead_lettered, vec![id(1, 0)]);
+    // So does a history read.
+    let h = s.xreadgroup(
+        b"g",
+        b"a",
+        &[(b"s", ReadFrom::After(StreamId::MIN))],
+        None,
+        false,
+    )?;
+    assert!(h[0].entries.is_empty());
+    assert_eq!(h[0].dead_lettered, vec![id(3, 0)]);
+    assert_eq!(s.xlen(b"dlq")?, 2);
+    let rows = s.xpending(b"s", b"g", &all(None))?;
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![id(2, 0)]
+    );
+    Ok(())
+}
+
+#[test]
+fn xadd_trim_with_acked_keeps_what_a_group_still_needs() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path(), &clock(10_000));
+    stream_of(&s, 5)?;
+    s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
+    read_new(&s, "a", 2)?;
+    s.xack(b"s", b"g", &[id(1, 0)])?;
+    let f = pairs(&[("f", "v")]);
+    let a = AddArgs::new(&f)
+        .id(IdSpec::Explicit(id(6, 0)))
+        .trim(Trim::exact(TrimStrategy::MaxLen(1)))
+        .refs(RefPolicy::Acked);
+    s.xadd(b"s", &a)?;
+    // Only 1 was delivered and acked; 2 is pending, 3.. undelivered.
+    assert_eq!(s.xlen(b"s")?, 5);
+    assert_eq!(
+        s.xrange(b"s", eddy::IdRange::ALL, Some(1))?[0].id(),
+        id(2, 0)
+    );
+    Ok(())
+}
