@@ -27,7 +27,7 @@ pub use idmp::IdmpConfig;
 pub use trim::{Trim, TrimStrategy};
 
 use crate::error::Error;
-use index::{Block, Loaded, Pending, first_block_reaching, load_block};
+use index::{Block, Loaded, Pending, RecordCache, first_block_reaching, load_block};
 use listpack::NodeSize;
 
 /// `stream-node-max-bytes` / `stream-node-max-entries`.
@@ -386,7 +386,17 @@ impl Stream {
 
     /// Loads a block's entries, seeing pending ones too.
     pub(crate) fn load(&self, wal: &Wal, b: &Block) -> Result<Vec<Loaded>, Error> {
-        load_block(wal, b, self.pending.as_ref())
+        load_block(wal, b, self.pending.as_ref(), &mut RecordCache::default())
+    }
+
+    /// Same, sharing a cache of recently read records across blocks.
+    pub(crate) fn load_with(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        cache: &mut RecordCache,
+    ) -> Result<Vec<Loaded>, Error> {
+        load_block(wal, b, self.pending.as_ref(), cache)
     }
 
     /// The live entry with this ID, if any: `(block index, loaded entry)`.
