@@ -12,7 +12,9 @@ use crate::keyspace::{Keyspace, Value};
 use crate::record::{Record, TrimEffect, kind};
 use crate::stream::entry::{self, Addr, Fields, NewEntry, RunReader};
 use crate::stream::index::Pending;
-use crate::stream::{IdSpec, IdmpConfig, NodeLimits, RefPolicy, Stream, StreamId, Trim, Undo};
+use crate::stream::{
+    IdSpec, IdmpConfig, NodeLimits, Placed, RefPolicy, Stream, StreamId, Trim, Undo,
+};
 
 /// One entry of an append: ID form, fields, idempotency key.
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +171,7 @@ impl Engine {
         let mut news: Vec<NewEntry<'_>> = Vec::with_capacity(items.len());
         let planned = (|| -> Result<Option<(TrimEffect, u64, Option<GroupRecord<'_>>)>, Error> {
             let mut prev_ms = 0;
+            let mut offset = 0;
             for (i, item) in items.iter().enumerate() {
                 let id = stream.resolve_id(item.id, now_ms)?;
                 let len: u64 = item
@@ -177,8 +180,11 @@ impl Engine {
                     .map(|(f, v)| (f.len() + v.len()) as u64)
                     .sum();
                 let new_block = stream.needs_new_block(len, limits);
-                if i == 0 && !new_block {
-                    pending.prev = tail_last(stream);
+                if i == 0 {
+                    if !new_block {
+                        pending.prev = tail_last(stream);
+                    }
+                    offset = entry::header_len(key, pending.prev, items.len());
                 }
                 let e = NewEntry {
                     id,
@@ -189,7 +195,15 @@ impl Engine {
                 let size = entry::encoded_size(&e, prev_ms);
                 prev_ms = id.ms;
                 let fields = item.fields.iter().copied();
-                stream.apply_add(wal, Addr::pending(i), id, new_block, fields, size)?;
+                let at = Placed {
+                    addr: Addr::pending(i),
+                    id,
+                    new_block,
+                    size,
+                    offset,
+                };
+                stream.apply_add(wal, at, fields)?;
+                offset += size;
                 pending.entries.push((id, size));
                 news.push(e);
             }
@@ -311,14 +325,14 @@ impl Engine {
                 .get(e.fields.clone())
                 .ok_or_else(|| Error::corrupt("span"))?;
             let new_block = e.flags & entry::FLAG_NEW_BLOCK != 0;
-            stream.apply_add(
-                wal,
-                Addr::new(pos.0, i),
-                e.id,
+            let at = Placed {
+                addr: Addr::new(pos.0, i),
+                id: e.id,
                 new_block,
-                Fields::new(span),
-                e.size,
-            )?;
+                size: e.size,
+                offset: e.start as u64,
+            };
+            stream.apply_add(wal, at, Fields::new(span))?;
             if let Some((pid, iid)) = e.idmp {
                 stream.idmp_mut().record(pid, iid, e.id);
             }

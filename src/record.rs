@@ -261,6 +261,13 @@ impl<'a> Cursor<'a> {
     pub fn new(buf: &'a [u8]) -> Cursor<'a> {
         Cursor { buf, pos: 0 }
     }
+    /// A cursor at byte `pos` of `buf` (clamped to its end).
+    pub fn at(buf: &'a [u8], pos: usize) -> Cursor<'a> {
+        Cursor {
+            buf,
+            pos: pos.min(buf.len()),
+        }
+    }
     /// Bytes consumed so far.
     pub fn offset(&self) -> usize {
         self.pos

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use eddy::{
-    AddArgs, Error, FsyncPolicy, IdRange, IdSpec, ManualClock, NodeLimits, Store, StreamId, Trim,
-    TrimStrategy,
+    AddArgs, AppendItem, Error, FsyncPolicy, IdRange, IdSpec, ManualClock, NodeLimits, Store,
+    StreamId, Trim, TrimStrategy,
 };
 use eddy_wal::FaultIo;
 use proptest::prelude::*;
@@ -43,6 +43,11 @@ enum Op {
         nfields: u8,
         big: bool,
         maxlen: Option<(u64, bool)>,
+    },
+    Batch {
+        key: u8,
+        n: u8,
+        big: bool,
     },
     Del {
         key: u8,
@@ -86,6 +91,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => (0u8..3, spec, 1u8..4, any::<bool>(), proptest::option::weighted(0.2, (0u64..12, any::<bool>())))
             .prop_map(|(key, spec, nfields, big, maxlen)| Op::Add { key, spec, nfields, big, maxlen }),
+        2 => (0u8..3, 1u8..30, any::<bool>()).prop_map(|(key, n, big)| Op::Batch { key, n, big }),
         3 => (0u8..3, any::<usize>(), any::<bool>()).prop_map(|(key, pick, present)| Op::Del { key, pick, present }),
         1 => (0u8..3, 0u64..15, any::<bool>()).prop_map(|(key, maxlen, approx)| Op::Trim { key, maxlen, approx }),
         1 => (0u8..3, any::<usize>()).prop_map(|(key, pick)| Op::MinId { key, pick }),
@@ -232,6 +238,31 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                     (Err(()), Err(Error::IdNotIncreasing | Error::IdZero)) => {}
                     (w, g) => prop_assert!(false, "add: model {:?}, store {:?}", w, g),
+                }
+            }
+            Op::Batch { key: k, n, big } => {
+                let v = if big { vec![b'w'; 150] } else { b"1".to_vec() };
+                let fields: Fields = vec![(b"f0".to_vec(), v.clone()), (b"g".to_vec(), v)];
+                let f: Vec<(&[u8], &[u8])> = fields.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+                let items: Vec<AppendItem<'_>> = (0..n)
+                    .map(|_| AppendItem {
+                        id: IdSpec::Auto,
+                        fields: &f,
+                        idmp: None,
+                    })
+                    .collect();
+                let got = h
+                    .store()
+                    .xadd_batch(key(k).as_bytes(), &items)
+                    .expect("batch");
+                let m = model.entry(key(k)).or_default();
+                let now = h.clock.now_ms_pub();
+                for id in got {
+                    let want =
+                        resolve(m, &Spec::Auto, now).map_err(|()| TestCaseError::fail("id"))?;
+                    prop_assert_eq!(id, want);
+                    m.entries.insert(id, fields.clone());
+                    m.last = id;
                 }
             }
             Op::Del {
@@ -401,7 +432,7 @@ impl NowMs for ManualClock {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
     #[test]
     fn store_matches_model_across_reopens_and_power_cuts(ops in proptest::collection::vec(op(), 1..80)) {
         run(ops)?;

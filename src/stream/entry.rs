@@ -115,6 +115,12 @@ fn bytes_len(b: &[u8]) -> u64 {
     varint_len(b.len() as u64) + b.len() as u64
 }
 
+/// Bytes of a run record's header (key, prev, count): the offset of its
+/// first entry.
+pub fn header_len(key: &[u8], prev: Option<Addr>, n: usize) -> u64 {
+    bytes_len(key) + varint_len(prev.map_or(0, |a| a.0 + 1)) + varint_len(n as u64)
+}
+
 /// Encoded size of one entry inside a run, `prev_ms` being the previous
 /// entry's milliseconds in the run (0 for the first). Equals
 /// [`RunEntry::size`] of the decoded entry.
@@ -153,6 +159,8 @@ pub struct RunEntry<'a> {
     pub idmp: Option<(&'a [u8], &'a [u8])>,
     /// Span of the field/value pairs in the payload.
     pub fields: Range<usize>,
+    /// Byte offset of the entry in the payload.
+    pub start: usize,
     /// Encoded size of the entry in bytes (used for MAXSIZE accounting).
     pub size: u64,
 }
@@ -164,6 +172,10 @@ pub struct RunReader<'a> {
     cur: Cursor<'a>,
     left: usize,
     last_ms: u64,
+    /// When resuming mid-run: the milliseconds of the first entry read,
+    /// known from the index (its stored delta is relative to an entry the
+    /// reader skipped).
+    first_ms: Option<u64>,
 }
 
 impl<'a> RunReader<'a> {
@@ -184,8 +196,21 @@ impl<'a> RunReader<'a> {
                 cur,
                 left: count,
                 last_ms: 0,
+                first_ms: None,
             },
         ))
+    }
+
+    /// Reads `left` entries starting with the one at byte `offset` of the
+    /// payload, whose ID milliseconds are `ms`.
+    pub fn resume(payload: &'a [u8], offset: usize, ms: u64, left: usize) -> RunReader<'a> {
+        RunReader {
+            payload,
+            cur: Cursor::at(payload, offset),
+            left,
+            last_ms: 0,
+            first_ms: Some(ms),
+        }
     }
 
     /// The next entry, or `None` after the last one.
@@ -199,10 +224,14 @@ impl<'a> RunReader<'a> {
         if flags & !KNOWN_FLAGS != 0 {
             return Err(Error::corrupt("unknown entry flags"));
         }
-        let ms = self
-            .last_ms
-            .checked_add(self.cur.varint()?)
-            .ok_or_else(|| Error::corrupt("entry ID overflow"))?;
+        let delta = self.cur.varint()?;
+        let ms = match self.first_ms.take() {
+            Some(ms) => ms,
+            None => self
+                .last_ms
+                .checked_add(delta)
+                .ok_or_else(|| Error::corrupt("entry ID overflow"))?,
+        };
         let seq = self.cur.varint()?;
         self.last_ms = ms;
         let idmp = if flags & FLAG_IDMP != 0 {
@@ -222,6 +251,7 @@ impl<'a> RunReader<'a> {
             flags,
             idmp,
             fields: fstart..end,
+            start,
             size: (end - start) as u64,
         }))
     }
@@ -369,6 +399,12 @@ mod tests {
             Fields::new(&buf[e.fields.clone()]).collect::<Vec<_>>(),
             f2.to_vec()
         );
+        assert!(r.next_entry()?.is_none());
+        // Resuming at the second entry needs its ms from the index.
+        let off = header_len(b"key", Some(Addr::new(77, 3)), 2) + sizes[0];
+        let mut r = RunReader::resume(&buf, off as usize, 1702, 1);
+        let e = r.next_entry()?.ok_or(Error::corrupt("missing"))?;
+        assert_eq!(e.id, StreamId::new(1702, 9));
         assert!(r.next_entry()?.is_none());
         Ok(())
     }

@@ -8,7 +8,7 @@
 
 use eddy_wal::Wal;
 
-use super::index::{Loaded, first_block_reaching};
+use super::index::{Loaded, RecordCache, first_block_reaching};
 use super::trim::{Trim, TrimStrategy};
 use super::{Entry, Stream, StreamId};
 use crate::error::Error;
@@ -55,6 +55,7 @@ impl Stream {
     pub fn fetch(&self, wal: &Wal, ids: &[StreamId]) -> Result<Vec<Option<Entry>>, Error> {
         let mut out = Vec::with_capacity(ids.len());
         let mut cached: Option<(usize, Vec<Loaded>)> = None;
+        let mut records = RecordCache::default();
         for &id in ids {
             let bi = first_block_reaching(&self.blocks, id);
             let Some(b) = self.blocks.get(bi) else {
@@ -66,7 +67,7 @@ impl Stream {
                 continue;
             }
             if cached.as_ref().is_none_or(|(c, _)| *c != bi) {
-                cached = Some((bi, self.load(wal, b)?));
+                cached = Some((bi, self.load_with(wal, b, &mut records)?));
             }
             let found = cached.as_ref().and_then(|(_, loaded)| {
                 loaded

@@ -35,6 +35,9 @@ pub struct Block {
     pub node: NodeSize,
     /// Encoded bytes of the live entries.
     pub live_bytes: u64,
+    /// Byte offset of the first entry inside its record's payload, so a
+    /// block starting mid-run is read without decoding the run's head.
+    pub first_off: u32,
 }
 
 impl Block {
@@ -72,8 +75,34 @@ pub struct Loaded {
     pub span: Range<usize>,
 }
 
+/// The last few records read, so that walking consecutive blocks of one
+/// batch record reads (and CRC-checks) that record once, not once per block.
+#[derive(Debug, Default)]
+pub struct RecordCache(Vec<(u64, RecordRef)>);
+
+impl RecordCache {
+    const SLOTS: usize = 4;
+
+    fn get(&mut self, wal: &Wal, pos: u64) -> Result<RecordRef, Error> {
+        if let Some((_, r)) = self.0.iter().find(|(p, _)| *p == pos) {
+            return Ok(r.clone());
+        }
+        let r = wal.read_at(Position(pos))?;
+        if self.0.len() >= Self::SLOTS {
+            self.0.remove(0);
+        }
+        self.0.push((pos, r.clone()));
+        Ok(r)
+    }
+}
+
 /// Reads every entry of `b` (deleted ones included) in ID order.
-pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec<Loaded>, Error> {
+pub fn load_block(
+    wal: &Wal,
+    b: &Block,
+    pending: Option<&Pending>,
+    cache: &mut RecordCache,
+) -> Result<Vec<Loaded>, Error> {
     let total = usize::try_from(b.entries()).map_err(|_| Error::corrupt("block too large"))?;
     let mut out: Vec<Loaded> = Vec::with_capacity(total);
     let mut addr = b.last;
@@ -100,17 +129,25 @@ pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec
             }
             p.prev
         } else {
-            let rec = wal.read_at(Position(addr.pos()))?;
+            let rec = cache.get(wal, addr.pos())?;
             if rec.kind() != kind::XADD {
                 return Err(Error::corrupt("back-chain points to a non-XADD record"));
             }
-            let (header, mut reader) = RunReader::new(rec.payload())?;
+            let payload = rec.payload();
+            let (header, mut reader) = RunReader::new(payload)?;
+            let skip = if at_first && lo > 0 {
+                let off = b.first_off as usize;
+                reader = RunReader::resume(payload, off, b.first_id.ms, hi - lo + 1);
+                0
+            } else {
+                lo
+            };
             let mut run = Vec::with_capacity(hi - lo + 1);
-            for i in 0..=hi {
+            for i in 0..=hi - lo + skip {
                 let e = reader
                     .next_entry()?
                     .ok_or_else(|| Error::corrupt("short run"))?;
-                if i >= lo {
+                if i >= skip {
                     run.push(Loaded {
                         id: e.id,
                         size: e.size,
@@ -118,6 +155,9 @@ pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec
                         span: e.fields,
                     });
                 }
+            }
+            if at_first && run.first().map(|e| e.id) != Some(b.first_id) {
+                return Err(Error::corrupt("block does not start where the index says"));
             }
             out.extend(run.into_iter().rev());
             header.prev

@@ -30,7 +30,7 @@ pub use trim::{Trim, TrimStrategy};
 
 use crate::error::Error;
 use crate::group::ConsumerGroup;
-use index::{Block, Loaded, Pending, first_block_reaching, load_block};
+use index::{Block, Loaded, Pending, RecordCache, first_block_reaching, load_block};
 use listpack::NodeSize;
 
 /// `stream-node-max-bytes` / `stream-node-max-entries`.
@@ -82,6 +82,21 @@ pub struct Stream {
     master: Option<Arc<Master>>,
     #[serde(skip)]
     pending: Option<Pending>,
+}
+
+/// Where and what an appended entry is, for [`Stream::apply_add`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placed {
+    /// Its address (possibly a stand-in until the record is written).
+    pub addr: Addr,
+    /// Its ID.
+    pub id: StreamId,
+    /// Whether it starts a new block.
+    pub new_block: bool,
+    /// Encoded size.
+    pub size: u64,
+    /// Byte offset inside its record's payload.
+    pub offset: u64,
 }
 
 /// What [`Stream::undo_point`] saved: enough to take back an append whose
@@ -317,18 +332,17 @@ impl Stream {
     }
 
     /// Applies one appended entry (live writes and recovery alike).
-    pub(crate) fn apply_add<'a, F>(
-        &mut self,
-        wal: &Wal,
-        addr: Addr,
-        id: StreamId,
-        new_block: bool,
-        fields: F,
-        size: u64,
-    ) -> Result<(), Error>
+    pub(crate) fn apply_add<'a, F>(&mut self, wal: &Wal, at: Placed, fields: F) -> Result<(), Error>
     where
         F: Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
     {
+        let Placed {
+            addr,
+            id,
+            new_block,
+            size,
+            offset,
+        } = at;
         if new_block || self.blocks.is_empty() {
             let names: Box<[Box<[u8]>]> = fields.clone().map(|(f, _)| f.into()).collect();
             let mut node = NodeSize::with_master(names.iter().map(|f| &f[..]));
@@ -342,6 +356,7 @@ impl Stream {
                 deleted: 0,
                 node,
                 live_bytes: size,
+                first_off: u32::try_from(offset).map_err(|_| Error::TooLarge)?,
             });
             self.master = Some(Arc::new(Master {
                 first: addr,
@@ -375,7 +390,17 @@ impl Stream {
 
     /// Loads a block's entries, seeing pending ones too.
     pub(crate) fn load(&self, wal: &Wal, b: &Block) -> Result<Vec<Loaded>, Error> {
-        load_block(wal, b, self.pending.as_ref())
+        load_block(wal, b, self.pending.as_ref(), &mut RecordCache::default())
+    }
+
+    /// Same, sharing a cache of recently read records across blocks.
+    pub(crate) fn load_with(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        cache: &mut RecordCache,
+    ) -> Result<Vec<Loaded>, Error> {
+        load_block(wal, b, self.pending.as_ref(), cache)
     }
 
     /// The live entry with this ID, if any: `(block index, loaded entry)`.

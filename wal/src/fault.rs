@@ -31,6 +31,7 @@ pub struct FaultIo {
     /// Syncs left before syncs fail (negative: never fail).
     syncs_left: AtomicI64,
     enospc_on_allocate: AtomicBool,
+    fail_remove: AtomicBool,
     dead: AtomicBool,
     /// Per file: (offset, overwritten bytes) of every write since its last sync.
     undo: Mutex<UndoLog>,
@@ -65,6 +66,11 @@ impl FaultIo {
     /// While set, preallocating a file fails with ENOSPC.
     pub fn set_enospc_on_allocate(&self, on: bool) {
         self.enospc_on_allocate.store(on, Ordering::SeqCst);
+    }
+
+    /// While set, deleting a file fails.
+    pub fn set_fail_remove(&self, on: bool) {
+        self.fail_remove.store(on, Ordering::SeqCst);
     }
 
     /// Simulates a power cut: reverts every byte written since the last fdatasync of
@@ -169,6 +175,9 @@ impl Io for FaultIo {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.check_alive()?;
+        if self.fail_remove.load(Ordering::SeqCst) {
+            return Err(injected("remove"));
+        }
         RealIo.remove_file(path)?;
         self.undo
             .lock()

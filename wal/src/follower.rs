@@ -11,6 +11,11 @@ use crate::record::{self, BATCH_CONTINUES, Frame};
 use crate::segment::{self, Segment};
 use crate::{Error, Position, Result, SegmentInfo};
 
+/// Whether a segment with this base is still in the directory.
+fn listed_again(dir: &Path, base: u64) -> Result<bool> {
+    Ok(segment::list(dir)?.iter().any(|(b, _)| *b == base))
+}
+
 /// A read-only follower of a WAL directory.
 #[derive(Debug)]
 pub struct Follower {
@@ -100,7 +105,8 @@ impl Follower {
     ///
     /// # Errors
     /// `Corrupt` for a bad frame in a segment that has a successor (so it is not being
-    /// written); `Io` if a segment cannot be opened.
+    /// written); `OutOfRange` if retention deleted records the follower had not read
+    /// yet; `Io` if a segment cannot be opened (for instance, deleted meanwhile).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<RecordRef>> {
         loop {
@@ -148,6 +154,13 @@ impl Follower {
                     seg.offset_of(self.pos),
                     "batch not completed",
                 ));
+            }
+            if base > self.pos && !listed_again(&self.dir, seg.base)? {
+                // The current segment is gone (retention) and the next one does not
+                // start where it ended: the records in between were deleted.
+                return Err(Error::OutOfRange {
+                    pos: Position(self.pos),
+                });
             }
             self.seg = Some(Arc::new(Segment::open(None, &path, base)?));
             self.pos = self.pos.max(base);

@@ -15,8 +15,9 @@ use crate::{Error, Position, Result};
 /// after retention deletes the file).
 #[derive(Clone)]
 pub struct RecordRef {
+    /// The record's position (also available as [`RecordRef::position`]).
+    pub position: Position,
     seg: Arc<Segment>,
-    position: Position,
     kind: u8,
     payload_at: usize,
     len: usize,
@@ -151,14 +152,20 @@ impl Reader {
             if !sealed {
                 return Ok(None);
             }
-            // Move on; a gap (tolerant recovery cut the end of a segment) is skipped.
-            match self.inner.segment_after(seg.base) {
-                Some(next) => {
-                    self.pos = self.pos.max(next.base);
-                    self.seg = Some(next);
-                }
-                None => return Ok(None),
+            // Move on to the next segment held.
+            let Some(next) = self.inner.segment_after(seg.base) else {
+                return Ok(None);
+            };
+            if next.base > self.pos && self.pos < self.inner.start() {
+                // Retention deleted the segment that followed: records were lost to
+                // this reader, which must say so rather than skip them.
+                return Err(Error::OutOfRange {
+                    pos: Position(self.pos),
+                });
             }
+            // Otherwise a gap is one left by a Tolerant recovery cut: skip it.
+            self.pos = self.pos.max(next.base);
+            self.seg = Some(next);
         }
     }
 }

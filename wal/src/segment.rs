@@ -147,9 +147,20 @@ impl Segment {
                 return Err(e);
             }
         };
-        io.sync_dir(dir)
-            .map_err(|e| Error::io("fsync dir", dir, e))?;
-        let map = Map::of(&file).map_err(|e| Error::io("mmap", &path, e))?;
+        let named = io
+            .sync_dir(dir)
+            .map_err(|e| Error::io("fsync dir", dir, e))
+            .and_then(|()| Map::of(&file).map_err(|e| Error::io("mmap", &path, e)));
+        let map = match named {
+            Ok(m) => m,
+            Err(e) => {
+                // Best effort, as above; the writer also refuses to append to the
+                // previous segment after a failed roll (see `WriterState::must_roll`).
+                let _ = io.remove_file(&path);
+                let _ = io.sync_dir(dir);
+                return Err(e);
+            }
+        };
         Ok(Segment {
             path,
             base,

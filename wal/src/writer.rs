@@ -68,6 +68,10 @@ struct WriterState {
     /// File offset of the next frame in the active segment.
     write_off: u64,
     buf: Vec<u8>,
+    /// A roll failed: the next append must roll first. A failed roll may have left a
+    /// file named after the active segment's end; appending more to the active
+    /// segment would move its end past that file's base.
+    must_roll: bool,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +139,7 @@ impl Wal {
                 active,
                 write_off,
                 buf: Vec::new(),
+                must_roll: false,
             }),
             written_end: AtomicU64::new(end),
             // Recovery synced the last segment: everything found on open is durable.
@@ -326,36 +331,47 @@ impl Wal {
     /// `Io` if a file cannot be deleted or the directory cannot be synced; the
     /// segments deleted before the failure stay deleted.
     pub fn delete_before(&self, pos: Position) -> Result<Vec<SegmentInfo>> {
-        // The writer lock keeps the active segment from changing meanwhile.
+        // The writer lock keeps the segment list from changing meanwhile (only a roll
+        // changes it, under that lock).
         let _w = lock(&self.inner.writer);
         let doomed: Vec<Arc<Segment>> = {
-            let mut segs = self
+            let segs = self
                 .inner
                 .segments
-                .write()
+                .read()
                 .unwrap_or_else(|e| e.into_inner());
-            let keep_from = segs
-                .iter()
+            segs.iter()
                 .take(segs.len().saturating_sub(1))
                 .take_while(|s| s.is_sealed() && s.end() <= pos.0)
-                .count();
-            segs.drain(..keep_from).collect()
+                .cloned()
+                .collect()
         };
         let mut deleted = Vec::with_capacity(doomed.len());
+        let mut failure = None;
         for seg in &doomed {
-            self.inner
-                .io
-                .remove_file(&seg.path)
-                .map_err(|e| Error::io("delete segment", &seg.path, e))?;
+            if let Err(e) = self.inner.io.remove_file(&seg.path) {
+                failure = Some(Error::io("delete segment", &seg.path, e));
+                break;
+            }
             deleted.push(seg.info());
         }
+        // Only what is gone from the disk leaves the list, so a failed delete can be
+        // retried by the next call.
+        self.inner
+            .segments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..deleted.len());
         if !deleted.is_empty() {
             self.inner
                 .io
                 .sync_dir(&self.inner.dir)
                 .map_err(|e| Error::io("fsync dir", &self.inner.dir, e))?;
         }
-        Ok(deleted)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(deleted),
+        }
     }
 
     /// Syncs everything and closes the WAL; reopening then has nothing to recover.
@@ -430,13 +446,14 @@ impl Inner {
 
         let mut w = lock(&self.writer);
         self.check_poisoned()?;
-        if w.write_off + total > w.active.file_len() {
+        if w.must_roll || w.write_off + total > w.active.file_len() {
             self.roll(&mut w)?;
         }
         let WriterState {
             active,
             write_off,
             buf,
+            ..
         } = &mut *w;
         buf.clear();
         let last = records.len() - 1;
@@ -477,12 +494,14 @@ impl Inner {
         self.durable_end.fetch_max(old.end(), Ordering::AcqRel);
         // A failure here (ENOSPC while preallocating...) leaves no new file and the old
         // segment active: the append fails, the WAL stays usable.
+        w.must_roll = true;
         let new = Arc::new(Segment::create(
             &*self.io,
             &self.dir,
             old.end(),
             self.segment_size,
         )?);
+        w.must_roll = false;
         // Publish the successor before sealing, so a reader that sees the seal finds it.
         self.segments
             .write()

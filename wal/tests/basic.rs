@@ -27,6 +27,7 @@ fn append_then_read_back_in_order_and_at_random() -> Result<()> {
     let r = wal.read_at(positions[42])?;
     assert_eq!(r.payload(), &payload(42)[..]);
     assert_eq!(r.next_position(), positions[43]);
+    assert_eq!(r.position, r.position());
     assert!(matches!(
         wal.read_at(wal.end()),
         Err(Error::OutOfRange { .. })
@@ -147,6 +148,23 @@ fn segments_are_contiguous_and_retention_deletes_whole_ones() -> Result<()> {
     // A reader created before retention still reads the deleted segment it is in.
     let first = old_reader.next()?.expect("record 0 still mapped");
     assert_eq!(first.payload(), &payload(0)[..]);
+    // It reads to the end of that segment, then says it lost the deleted ones rather
+    // than skipping to the first segment still held.
+    let mut n = 1;
+    let err = loop {
+        match old_reader.next() {
+            Ok(Some(r)) => {
+                assert_eq!(r.payload(), &payload(n)[..]);
+                n += 1;
+            }
+            Ok(None) => panic!("the reader reached the end without noticing the deletion"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, Error::OutOfRange { pos } if pos == deleted[0].end),
+        "{err:?}"
+    );
     // Nothing is ever deleted past the active segment.
     wal.delete_before(Position(u64::MAX))?;
     assert_eq!(wal.segments().len(), 1);

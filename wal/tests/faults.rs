@@ -171,6 +171,15 @@ fn enospc_while_preallocating_is_a_clean_error() -> Result<()> {
         "{err:?}"
     );
     assert!(!wal.is_poisoned(), "a failed roll does not poison");
+    // After a failed roll nothing more goes into the old segment, not even a record
+    // that would fit: the next append must roll first.
+    assert!(matches!(
+        wal.append(2, b"tiny"),
+        Err(Error::Io {
+            op: "preallocate",
+            ..
+        })
+    ));
     assert_eq!(
         segment_files(dir.path()),
         vec!["00000000000000000000.wal".to_string()]
@@ -281,5 +290,34 @@ fn power_cut_under_no_keeps_the_last_synced_state() -> Result<()> {
     assert!(wal.end() >= synced);
     assert!(after.len() < written.len(), "the unsynced tail is gone");
     assert_eq!(&written[..after.len()], &after[..]);
+    Ok(())
+}
+
+#[test]
+fn failed_retention_delete_keeps_the_segment_listed_and_can_be_retried() -> Result<()> {
+    let dir = tempdir();
+    let io = Arc::new(FaultIo::new());
+    let wal = Wal::open(dir.path(), fault_opts(&io, 4096, FsyncPolicy::No))?;
+    for n in 0..200 {
+        wal.append(1, &payload(n))?;
+    }
+    let before = wal.segments();
+    io.set_fail_remove(true);
+    assert!(matches!(
+        wal.delete_before(wal.end()),
+        Err(Error::Io {
+            op: "delete segment",
+            ..
+        })
+    ));
+    assert_eq!(wal.segments(), before);
+    assert!(
+        !wal.is_poisoned(),
+        "retention failures do not poison writes"
+    );
+    io.set_fail_remove(false);
+    let deleted = wal.delete_before(wal.end())?;
+    assert_eq!(deleted.len(), before.len() - 1);
+    assert_eq!(wal.segments().len(), 1);
     Ok(())
 }

@@ -295,3 +295,62 @@ fn interrupted_segment_creation_leaves_nothing_behind() -> Result<()> {
     assert_eq!(wal.segments().len(), 2);
     Ok(())
 }
+
+/// Counts WARN events and remembers their fields, without a subscriber crate.
+#[derive(Default)]
+struct WarnCounter {
+    warnings: std::sync::Mutex<Vec<String>>,
+}
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for WarnCounter {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut f = Fields(String::new());
+            event.record(&mut f);
+            self.warnings.lock().expect("warnings").push(f.0);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn a_cut_is_logged_as_a_tracing_warning() -> Result<()> {
+    let dir = ram_tempdir();
+    let w = build(dir.path())?;
+    let seg_path = last_segment(dir.path());
+    let mut bytes = std::fs::read(&seg_path).expect("read segment");
+    let n = bytes.len();
+    bytes[n - 10] = 0xee; // garbage near the end of the file
+    std::fs::write(&seg_path, &bytes).expect("write segment");
+    let sub = std::sync::Arc::new(WarnCounter::default());
+    let wal = tracing::subscriber::with_default(sub.clone(), || {
+        Wal::open(dir.path(), opts(SEG, FsyncPolicy::No))
+    })?;
+    assert_eq!(contents(&wal)?.len(), w.records.len());
+    let warnings = sub.warnings.lock().expect("warnings").clone();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&format!("{}", seg_path.display())),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("bytes_dropped="), "{}", warnings[0]);
+    Ok(())
+}
