@@ -6,8 +6,8 @@
 //! last-delivered ID and entries-read counter), writes it as one group
 //! record, or, when entries are dead-lettered, as one atomic batch of an
 //! XADD run on the dead-letter stream followed by the group record, and
-//! then applies it. Entry fields are read back from the log afterwards;
-//! entries are immutable, so reading after the write sees the same data.
+//! then applies it. The entries of the reply are read back from the log
+//! under the same lock, so a concurrent XDEL cannot slip in between.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;

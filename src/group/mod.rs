@@ -3,9 +3,9 @@
 //! policies) and the primitive mutations every group record applies.
 //!
 //! This module owns the in-memory state and its invariants; it never writes
-//! to the log. `ops.rs` turns Redis commands into records (`record.rs`),
-//! writes them through the engine and applies them with the functions
-//! here, the same ones recovery calls.
+//! to the log. `ops.rs` and `claim.rs` turn commands into records
+//! (`record.rs`), write them through the engine and apply them with the
+//! functions here, the same ones recovery calls; `pel.rs` answers queries.
 //!
 //! Structure and cost: the group PEL is a `BTreeMap<StreamId,
 //! PendingEntry>` and every consumer keeps a `BTreeSet<StreamId>` of the
