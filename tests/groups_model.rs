@@ -5,6 +5,9 @@
 //! the pending entries, owners, counts, consumers and last-delivered ID
 //! must agree. A power cut rolls the model back to the last sync (the WAL
 //! runs with fsync `no`, so only synced records may survive, and they must).
+//! The group moves entries delivered `MAX_DELIVERIES` times to a dead-letter
+//! stream, so the model also checks that a move is all-or-nothing: the
+//! dead-letter stream and the PEL always agree, crash or not.
 
 mod engine_util;
 
@@ -12,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use eddy::group::{ClaimArgs, GroupStart, PendingQuery, ReadFrom};
+use eddy::group::{ClaimArgs, DeadLetter, GroupPolicy, GroupStart, PendingQuery, ReadFrom};
 use eddy::{
     AddArgs, FsyncPolicy, IdSpec, ManualClock, RefPolicy, Store, StreamId, Trim, TrimStrategy,
 };
@@ -20,6 +23,7 @@ use eddy_wal::FaultIo;
 use proptest::prelude::*;
 
 const CONSUMERS: [&str; 3] = ["a", "b", "c"];
+const MAX_DELIVERIES: u64 = 3;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -66,6 +70,8 @@ struct Model {
     last: u64,
     pel: BTreeMap<u64, (String, u64)>,
     consumers: BTreeSet<String>,
+    /// Entries moved to the dead-letter stream, in order.
+    dead: Vec<u64>,
 }
 
 struct Harness {
@@ -145,6 +151,23 @@ fn check(m: &Model, s: &Store) -> Result<(), TestCaseError> {
         .collect();
     prop_assert_eq!(&names, &m.consumers);
     prop_assert_eq!(s.xlen(b"s").expect("xlen"), m.live.len() as u64);
+    let dead: Vec<u64> = s
+        .xrange(b"dlq", eddy::IdRange::ALL, None)
+        .expect("dlq")
+        .iter()
+        .map(|e| {
+            let f = e.to_vec();
+            let id = f
+                .iter()
+                .find(|(k, _)| k == b"dl-id")
+                .map(|(_, v)| v.clone());
+            let id: StreamId = String::from_utf8_lossy(&id.unwrap_or_default())
+                .parse()
+                .expect("id");
+            id.ms
+        })
+        .collect();
+    prop_assert_eq!(&dead, &m.dead);
     Ok(())
 }
 
@@ -201,21 +224,31 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
                 .iter()
                 .map(|e| (e.id.ms, e.entry.is_some()))
                 .collect();
-            let mine: Vec<u64> = m
+            let mine: Vec<(u64, u64)> = m
                 .pel
                 .iter()
                 .filter(|(_, (o, _))| o == name)
-                .map(|(id, _)| *id)
-                .take(n)
+                .map(|(id, (_, c))| (*id, *c))
                 .collect();
-            let want: Vec<(u64, bool)> = mine.iter().map(|id| (*id, m.live.contains(id))).collect();
-            prop_assert_eq!(&got, &want);
-            m.consumers.insert(name.into());
-            for id in mine.into_iter().filter(|id| m.live.contains(id)) {
-                if let Some(p) = m.pel.get_mut(&id) {
-                    p.1 += 1;
+            let mut want: Vec<(u64, bool)> = Vec::new();
+            for (id, count) in mine {
+                if want.len() >= n {
+                    break;
+                }
+                if !m.live.contains(&id) {
+                    want.push((id, false));
+                } else if count >= MAX_DELIVERIES {
+                    m.pel.remove(&id);
+                    m.dead.push(id);
+                } else {
+                    want.push((id, true));
+                    if let Some(p) = m.pel.get_mut(&id) {
+                        p.1 += 1;
+                    }
                 }
             }
+            prop_assert_eq!(&got, &want);
+            m.consumers.insert(name.into());
         }
         Op::Ack(i) => {
             let id = pick(m.pel.keys().copied(), i).unwrap_or(i as u64);
@@ -241,6 +274,11 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
                     m.pel.remove(&id);
                     false
                 }
+                Some((_, count)) if count >= MAX_DELIVERIES => {
+                    m.pel.remove(&id);
+                    m.dead.push(id);
+                    false
+                }
                 Some((_, count)) => {
                     m.pel.insert(id, (name.into(), count + 1));
                     true
@@ -260,8 +298,11 @@ fn step(h: &mut Harness, m: &mut Model, durable: &mut Model, op: &Op) -> Result<
             let visit: Vec<u64> = m.pel.range(start..).map(|(id, _)| *id).take(n).collect();
             let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
             for id in &visit {
-                if m.live.contains(id) {
-                    let count = m.pel.get(id).map_or(0, |p| p.1);
+                let count = m.pel.get(id).map_or(0, |p| p.1);
+                if m.live.contains(id) && count >= MAX_DELIVERIES {
+                    m.pel.remove(id);
+                    m.dead.push(*id);
+                } else if m.live.contains(id) {
                     m.pel.insert(*id, (name.into(), count + 1));
                     claimed.push(*id);
                 } else {
@@ -385,6 +426,9 @@ proptest! {
         let io = Arc::new(FaultIo::new());
         let store = open(dir.path(), &clock, &io);
         store.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), true, None).expect("create");
+        let dl = DeadLetter { stream: b"dlq".to_vec(), max_deliveries: MAX_DELIVERIES };
+        let policy = GroupPolicy { dead_letter: Some(dl), consumer_idle_ms: None };
+        store.xgroup_set_policy(b"s", b"g", policy).expect("policy");
         store.sync().expect("sync");
         let mut h = Harness { dir, clock, io, store: Some(store) };
         let mut m = Model::default();
