@@ -185,8 +185,12 @@ impl Engine {
             Err(Error::TooLarge)
         } else if trim_plan.is_some() {
             wal.append_batch_nowait([(kind::XADD, &buf[..]), (kind::TRIM, &trim_buf[..])])
-                .map(|p| p[0])
                 .map_err(Error::from)
+                .and_then(|p| {
+                    p.first()
+                        .copied()
+                        .ok_or(Error::corrupt("a batch without positions"))
+                })
         } else {
             wal.append_nowait(kind::XADD, &buf).map_err(Error::from)
         };
