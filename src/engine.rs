@@ -68,10 +68,17 @@ impl Engine {
         }
     }
 
-    pub(crate) fn stream_or_create(&mut self, key: &[u8]) -> Result<&mut Stream, Error> {
+    /// The stream under `key`, created with this idempotency window if
+    /// missing. Replay passes the window recorded in the log, so a changed
+    /// default does not change streams created earlier.
+    pub(crate) fn stream_or_create(
+        &mut self,
+        key: &[u8],
+        idmp: IdmpConfig,
+    ) -> Result<&mut Stream, Error> {
         if self.keyspace.get(key).is_none() {
             let mut s = Stream::default();
-            s.idmp_mut().set_config(self.idmp_default);
+            s.idmp_mut().set_config(idmp);
             self.keyspace.insert(key, Value::Stream(s));
         }
         self.stream_mut(key)?
@@ -165,7 +172,8 @@ impl Engine {
         }
         let created = self.keyspace.get(key).is_none();
         let limits = self.limits;
-        let stream = self.stream_or_create(key)?;
+        let idmp = self.idmp_default;
+        let stream = self.stream_or_create(key, idmp)?;
         let undo = stream.undo_point();
         let mut pending = Pending::default();
         let mut news: Vec<NewEntry<'_>> = Vec::with_capacity(items.len());
@@ -239,12 +247,27 @@ impl Engine {
             groups.extend(drop.iter().map(encode_group));
         }
         groups.extend(extra.iter().map(encode_group));
+        let mut create_buf = Vec::new();
+        if created {
+            let (duration_s, max_size) = (idmp.duration_s, idmp.max_size);
+            Record::Create {
+                key,
+                duration_s,
+                max_size,
+            }
+            .encode(&mut create_buf);
+        }
         let too_large = groups.iter().any(|(_, b)| b.len() > MAX_RECORD_LEN);
         let written = if buf.len() > MAX_RECORD_LEN || trim_buf.len() > MAX_RECORD_LEN || too_large
         {
             Err(Error::TooLarge)
-        } else if trim_plan.is_some() || !groups.is_empty() {
-            let mut batch: Vec<(u8, &[u8])> = vec![(kind::XADD, &buf[..])];
+        } else if created || trim_plan.is_some() || !groups.is_empty() {
+            // One atomic batch: [CREATE] XADD [TRIM] [group records].
+            let mut batch: Vec<(u8, &[u8])> = Vec::with_capacity(3 + groups.len());
+            if created {
+                batch.push((kind::CREATE, &create_buf[..]));
+            }
+            batch.push((kind::XADD, &buf[..]));
             if trim_plan.is_some() {
                 batch.push((kind::TRIM, &trim_buf[..]));
             }
@@ -252,14 +275,17 @@ impl Engine {
             wal.append_batch_nowait(batch)
                 .map_err(Error::from)
                 .and_then(|p| {
-                    p.first()
+                    p.get(usize::from(created))
                         .copied()
                         .ok_or(Error::corrupt("a batch without positions"))
                 })
         } else {
             wal.append_nowait(kind::XADD, &buf).map_err(Error::from)
         };
-        let len = buf.len() + trim_buf.len() + groups.iter().map(|(_, b)| b.len()).sum::<usize>();
+        let len = buf.len()
+            + trim_buf.len()
+            + create_buf.len()
+            + groups.iter().map(|(_, b)| b.len()).sum::<usize>();
         self.buf = buf;
         let ids: Vec<StreamId> = news.iter().map(|e| e.id).collect();
         let idmps: Vec<_> = news.iter().map(|e| e.idmp).collect();
@@ -322,7 +348,7 @@ impl Engine {
 
     fn apply_run(&mut self, wal: &Wal, pos: Position, payload: &[u8]) -> Result<(), Error> {
         let (header, mut reader) = RunReader::new(payload)?;
-        let stream = self.stream_or_create(header.key)?;
+        let stream = self.stream_or_create(header.key, IdmpConfig::default())?;
         let mut i = 0;
         while let Some(e) = reader.next_entry()? {
             let span = payload
@@ -379,8 +405,16 @@ impl Engine {
                     self.keyspace.insert(dst, v);
                 }
             }
-            Record::Create { key } => {
-                self.stream_or_create(key)?;
+            Record::Create {
+                key,
+                duration_s,
+                max_size,
+            } => {
+                let c = IdmpConfig {
+                    duration_s: *duration_s,
+                    max_size: *max_size,
+                };
+                self.stream_or_create(key, c)?;
             }
             Record::IdmpConfig {
                 key,

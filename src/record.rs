@@ -26,7 +26,8 @@ pub mod kind {
     pub const FLUSHALL: u8 = 6;
     /// A key renamed (replacing the destination).
     pub const RENAME: u8 = 7;
-    /// An empty stream created (MKSTREAM).
+    /// A stream created: by MKSTREAM, or by an XADD on a missing key (in
+    /// the same batch, before the XADD), with its idempotency window.
     pub const CREATE: u8 = 8;
     /// A stream's idempotency window changed (clears its producer maps).
     pub const IDMP_CONFIG: u8 = 9;
@@ -55,8 +56,12 @@ pub enum Record<'a> {
     FlushAll,
     /// `src` renamed to `dst`.
     Rename { src: &'a [u8], dst: &'a [u8] },
-    /// Empty stream created.
-    Create { key: &'a [u8] },
+    /// A stream created (empty), with the idempotency window it starts with.
+    Create {
+        key: &'a [u8],
+        duration_s: u64,
+        max_size: u64,
+    },
     /// Idempotency window (seconds, entries per producer).
     IdmpConfig {
         key: &'a [u8],
@@ -140,7 +145,15 @@ impl Record<'_> {
                 put_bytes(out, src);
                 put_bytes(out, dst);
             }
-            Record::Create { key } => put_bytes(out, key),
+            Record::Create {
+                key,
+                duration_s,
+                max_size,
+            } => {
+                put_bytes(out, key);
+                put_varint(out, *duration_s);
+                put_varint(out, *max_size);
+            }
             Record::IdmpConfig {
                 key,
                 duration_s,
@@ -203,7 +216,11 @@ impl Record<'_> {
                 src: c.bytes()?,
                 dst: c.bytes()?,
             },
-            kind::CREATE => Record::Create { key: c.bytes()? },
+            kind::CREATE => Record::Create {
+                key: c.bytes()?,
+                duration_s: c.varint()?,
+                max_size: c.varint()?,
+            },
             kind::IDMP_CONFIG => Record::IdmpConfig {
                 key: c.bytes()?,
                 duration_s: c.varint()?,
@@ -378,7 +395,11 @@ mod tests {
                 src: b"a",
                 dst: b"b",
             },
-            Record::Create { key: b"c" },
+            Record::Create {
+                key: b"c",
+                duration_s: 5,
+                max_size: 7,
+            },
             Record::IdmpConfig {
                 key: b"c",
                 duration_s: 100,

@@ -318,7 +318,12 @@ impl Store {
         if self.lock().stream(key)?.is_some() {
             return Ok(false);
         }
-        self.write(&Record::Create { key })?;
+        let c = self.lock().idmp_default;
+        self.write(&Record::Create {
+            key,
+            duration_s: c.duration_s,
+            max_size: c.max_size,
+        })?;
         Ok(true)
     }
 

@@ -212,3 +212,28 @@ fn batches_are_one_atomic_write() -> Result<(), Error> {
     assert_eq!(engine_util::ids(&all), ids);
     Ok(())
 }
+
+#[test]
+fn a_streams_idempotency_window_survives_a_changed_default() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = clock(1);
+    let mut o = options(&c);
+    let small = IdmpConfig {
+        duration_s: 5,
+        max_size: 2,
+    };
+    o.idmp = small;
+    let s = eddy::Store::open(dir.path(), o.clone())?;
+    let f = pairs(&[("x", "1")]);
+    s.xadd(b"s", &AddArgs::new(&f))?;
+    s.create_stream(b"empty")?;
+    drop(s);
+    o.idmp = IdmpConfig::default();
+    let s = eddy::Store::open(dir.path(), o)?;
+    assert_eq!(s.xinfo_stream(b"s")?.idmp, small);
+    assert_eq!(s.xinfo_stream(b"empty")?.idmp, small);
+    // New streams take the new default.
+    s.xadd(b"t", &AddArgs::new(&f))?;
+    assert_eq!(s.xinfo_stream(b"t")?.idmp, IdmpConfig::default());
+    Ok(())
+}

@@ -517,7 +517,8 @@ impl Engine {
                 mkstream,
             } => {
                 let s = if *mkstream {
-                    Some(self.stream_or_create(key)?)
+                    let idmp = self.idmp_default;
+                    Some(self.stream_or_create(key, idmp)?)
                 } else {
                     self.stream_mut(key)?
                 };

@@ -237,7 +237,10 @@ impl Stream {
                 id
             }
         };
-        if id <= last {
+        // After an XSETID below deleted-but-indexed entries, IDs up to the
+        // last indexed one stay refused: the index needs IDs to grow.
+        let top = self.blocks.back().map_or(last, |b| b.last_id.max(last));
+        if id <= top {
             return Err(Error::IdNotIncreasing);
         }
         Ok(id)
