@@ -216,21 +216,12 @@ impl Store {
         group: &[u8],
         consumer: &[u8],
     ) -> Result<u64, Error> {
-        let pending = {
-            let eng = self.lock();
-            eng.stream(key)?.ok_or(Error::XgroupNoKey)?;
-            let (_, g) = group_of(&eng, key, group, Error::no_such_group)?;
-            match g.consumers.get(consumer) {
-                None => return Ok(0),
-                Some(c) => c.pel.len() as u64,
-            }
-        };
-        self.group_write(&[GroupRecord::DeleteConsumer {
+        let rec = GroupRecord::DeleteConsumer {
             key,
             group,
             consumer,
-        }])?;
-        Ok(pending)
+        };
+        self.remove_consumer(key, group, consumer, rec)
     }
 
     /// Consumer expiry: deletes the consumer and hands its pending entries
@@ -246,6 +237,23 @@ impl Store {
         group: &[u8],
         consumer: &[u8],
     ) -> Result<u64, Error> {
+        let rec = GroupRecord::ReleaseConsumer {
+            key,
+            group,
+            consumer,
+        };
+        self.remove_consumer(key, group, consumer, rec)
+    }
+
+    /// Writes `rec` (a consumer deletion or release) if the consumer exists;
+    /// returns how many entries it had pending.
+    fn remove_consumer(
+        &self,
+        key: &[u8],
+        group: &[u8],
+        consumer: &[u8],
+        rec: GroupRecord<'_>,
+    ) -> Result<u64, Error> {
         let pending = {
             let eng = self.lock();
             eng.stream(key)?.ok_or(Error::XgroupNoKey)?;
@@ -255,11 +263,7 @@ impl Store {
                 Some(c) => c.pel.len() as u64,
             }
         };
-        self.group_write(&[GroupRecord::ReleaseConsumer {
-            key,
-            group,
-            consumer,
-        }])?;
+        self.group_write(&[rec])?;
         Ok(pending)
     }
 
