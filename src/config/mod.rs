@@ -8,7 +8,6 @@
 //! the server reads [`Settings`] and reacts to changes.
 
 mod file;
-pub mod glob;
 mod rewrite;
 
 use std::path::PathBuf;
@@ -575,7 +574,7 @@ impl Settings {
                 continue;
             }
             for (i, spec) in SPECS.iter().enumerate() {
-                if !seen[i] && glob::glob_match(p, spec.name.as_bytes(), true) {
+                if !seen[i] && crate::glob::glob_match(p, spec.name.as_bytes(), true) {
                     seen[i] = true;
                     out.push((spec.name.to_owned(), render(&self.values[i])));
                 }
