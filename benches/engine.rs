@@ -132,7 +132,8 @@ fn big_log_figure() {
     let n = gib * (1 << 30) / 1024;
     let t = Instant::now();
     for chunk in 0..n.div_ceil(1000) {
-        let nums: Vec<String> = (0..1000).map(|i| (chunk * 1000 + i).to_string()).collect();
+        let k = (n - chunk * 1000).min(1000);
+        let nums: Vec<String> = (0..k).map(|i| (chunk * 1000 + i).to_string()).collect();
         let fields: Vec<[(&[u8], &[u8]); 2]> = nums
             .iter()
             .map(|k| [(&b"n"[..], k.as_bytes()), (&b"pad"[..], &pad[..])])

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
-use crate::stream::{Entry, IdSpec, IdmpConfig, NodeLimits, StreamId, Trim};
+use crate::stream::{Entry, IdSpec, IdmpConfig, NodeLimits, RefPolicy, StreamId, Trim};
 
 /// Options of [`Store::open`](crate::Store::open).
 #[derive(Debug, Clone)]
@@ -65,6 +65,8 @@ pub struct AddArgs<'a> {
     pub expect: Option<Expect>,
     /// Idempotency key (producer id, message id); requires `IdSpec::Auto`.
     pub idmp: Option<(&'a [u8], &'a [u8])>,
+    /// What the trim does with consumer-group references.
+    pub refs: RefPolicy,
 }
 
 impl<'a> AddArgs<'a> {
@@ -77,7 +79,13 @@ impl<'a> AddArgs<'a> {
             trim: None,
             expect: None,
             idmp: None,
+            refs: RefPolicy::KeepRef,
         }
+    }
+    /// With a trim reference policy (KEEPREF / DELREF / ACKED).
+    pub fn refs(mut self, refs: RefPolicy) -> Self {
+        self.refs = refs;
+        self
     }
     /// With this ID form.
     pub fn id(mut self, id: IdSpec) -> Self {

@@ -7,11 +7,14 @@
 use eddy_wal::{MAX_RECORD_LEN, Position, Wal};
 
 use crate::error::Error;
+use crate::group::record::{GroupRecord, kind as group_kind};
 use crate::keyspace::{Keyspace, Value};
 use crate::record::{Record, TrimEffect, kind};
 use crate::stream::entry::{self, Addr, Fields, NewEntry, RunReader};
 use crate::stream::index::Pending;
-use crate::stream::{IdSpec, IdmpConfig, NodeLimits, Placed, Stream, StreamId, Trim, Undo};
+use crate::stream::{
+    IdSpec, IdmpConfig, NodeLimits, Placed, RefPolicy, Stream, StreamId, Trim, Undo,
+};
 
 /// One entry of an append: ID form, fields, idempotency key.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +68,7 @@ impl Engine {
         }
     }
 
-    fn stream_or_create(&mut self, key: &[u8]) -> Result<&mut Stream, Error> {
+    pub(crate) fn stream_or_create(&mut self, key: &[u8]) -> Result<&mut Stream, Error> {
         if self.keyspace.get(key).is_none() {
             let mut s = Stream::default();
             s.idmp_mut().set_config(self.idmp_default);
@@ -97,6 +100,39 @@ impl Engine {
         Ok(wal.end().0)
     }
 
+    /// Writes an engine record followed by consumer-group records as one
+    /// atomic batch (XACKDEL, XDELEX, trims with DELREF), then applies them
+    /// in that order. Returns the log end.
+    pub(crate) fn write_mixed(
+        &mut self,
+        wal: &Wal,
+        rec: &Record<'_>,
+        groups: &[GroupRecord<'_>],
+    ) -> Result<u64, Error> {
+        if groups.is_empty() {
+            return self.write(wal, rec);
+        }
+        let mut first = Vec::new();
+        rec.encode(&mut first);
+        let rest: Vec<(u8, Vec<u8>)> = groups.iter().map(encode_group).collect();
+        if first.len() > MAX_RECORD_LEN || rest.iter().any(|(_, b)| b.len() > MAX_RECORD_LEN) {
+            return Err(Error::TooLarge);
+        }
+        let mut batch: Vec<(u8, &[u8])> = vec![(rec.kind(), &first[..])];
+        batch.extend(rest.iter().map(|(k, b)| (*k, &b[..])));
+        wal.append_batch_nowait(batch)?;
+        self.count(first.len());
+        for (_, b) in &rest {
+            self.count(b.len());
+        }
+        if let Err(e) = self.apply_record(wal, rec) {
+            self.poisoned = true;
+            return Err(e);
+        }
+        self.apply_groups_or_poison(wal, groups)?;
+        Ok(wal.end().0)
+    }
+
     /// Appends a run of entries to one stream (creating it), optionally
     /// trimming in the same atomic write. Returns the IDs and the log end.
     pub fn append_run(
@@ -107,6 +143,23 @@ impl Engine {
         trim: Option<&Trim>,
         now_ms: u64,
     ) -> Result<(Vec<StreamId>, u64), Error> {
+        self.append_run_ext(wal, key, items, trim, RefPolicy::KeepRef, now_ms, &[])
+    }
+
+    /// [`Engine::append_run`] with a trim reference policy and consumer-group
+    /// records written in the same atomic batch (after the run and the
+    /// trim). The caller applies `extra` once this returns `Ok`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append_run_ext(
+        &mut self,
+        wal: &Wal,
+        key: &[u8],
+        items: &[AppendItem<'_>],
+        trim: Option<&Trim>,
+        refs: RefPolicy,
+        now_ms: u64,
+        extra: &[GroupRecord<'_>],
+    ) -> Result<(Vec<StreamId>, u64), Error> {
         if items.len() > Addr::MAX_RUN {
             return Err(Error::BatchTooLarge { max: Addr::MAX_RUN });
         }
@@ -116,7 +169,7 @@ impl Engine {
         let undo = stream.undo_point();
         let mut pending = Pending::default();
         let mut news: Vec<NewEntry<'_>> = Vec::with_capacity(items.len());
-        let planned = (|| -> Result<Option<(TrimEffect, u64)>, Error> {
+        let planned = (|| -> Result<Option<(TrimEffect, u64, Option<GroupRecord<'_>>)>, Error> {
             let mut prev_ms = 0;
             let mut offset = 0;
             for (i, item) in items.iter().enumerate() {
@@ -157,8 +210,9 @@ impl Engine {
             stream.set_pending(Some(pending.clone()));
             match trim {
                 Some(t) => {
-                    let plan = stream.plan_trim(wal, t, limits.max_entries, now_ms)?;
-                    Ok(Some(plan).filter(|(_, removed)| *removed > 0))
+                    let plan =
+                        stream.plan_trim_refs(wal, key, t, refs, limits.max_entries, now_ms)?;
+                    Ok(Some(plan).filter(|(_, removed, _)| *removed > 0))
                 }
                 None => Ok(None),
             }
@@ -174,23 +228,34 @@ impl Engine {
         buf.clear();
         entry::encode_run(key, pending.prev, &news, &mut buf);
         let mut trim_buf = Vec::new();
-        if let Some((effect, _)) = &trim_plan {
+        // Group records of the batch: the DELREF drop, then the caller's.
+        let mut groups: Vec<(u8, Vec<u8>)> = Vec::new();
+        if let Some((effect, _, drop)) = &trim_plan {
             Record::Trim {
                 key,
                 effect: *effect,
             }
             .encode(&mut trim_buf);
+            groups.extend(drop.iter().map(encode_group));
         }
-        let written = if buf.len() > MAX_RECORD_LEN || trim_buf.len() > MAX_RECORD_LEN {
+        groups.extend(extra.iter().map(encode_group));
+        let too_large = groups.iter().any(|(_, b)| b.len() > MAX_RECORD_LEN);
+        let written = if buf.len() > MAX_RECORD_LEN || trim_buf.len() > MAX_RECORD_LEN || too_large
+        {
             Err(Error::TooLarge)
-        } else if trim_plan.is_some() {
-            wal.append_batch_nowait([(kind::XADD, &buf[..]), (kind::TRIM, &trim_buf[..])])
+        } else if trim_plan.is_some() || !groups.is_empty() {
+            let mut batch: Vec<(u8, &[u8])> = vec![(kind::XADD, &buf[..])];
+            if trim_plan.is_some() {
+                batch.push((kind::TRIM, &trim_buf[..]));
+            }
+            batch.extend(groups.iter().map(|(k, b)| (*k, &b[..])));
+            wal.append_batch_nowait(batch)
                 .map(|p| p[0])
                 .map_err(Error::from)
         } else {
             wal.append_nowait(kind::XADD, &buf).map_err(Error::from)
         };
-        let len = buf.len() + trim_buf.len();
+        let len = buf.len() + trim_buf.len() + groups.iter().map(|(_, b)| b.len()).sum::<usize>();
         self.buf = buf;
         let ids: Vec<StreamId> = news.iter().map(|e| e.id).collect();
         let idmps: Vec<_> = news.iter().map(|e| e.idmp).collect();
@@ -211,11 +276,14 @@ impl Engine {
                 stream.idmp_mut().record(pid, iid, *id);
             }
         }
-        if let Some((effect, _)) = trim_plan
-            && let Err(e) = stream.apply_trim(wal, &effect)
-        {
-            self.poisoned = true;
-            return Err(e);
+        if let Some((effect, _, drop)) = trim_plan {
+            if let Err(e) = stream.apply_trim(wal, &effect) {
+                self.poisoned = true;
+                return Err(e);
+            }
+            if let Some(d) = drop {
+                self.apply_groups_or_poison(wal, &[d])?;
+            }
         }
         Ok((ids, wal.end().0))
     }
@@ -240,8 +308,10 @@ impl Engine {
         if kind == kind::XADD {
             return self.apply_run(wal, pos, payload);
         }
-        // Kinds 32..=63 (consumer groups) and 64..=95 (views) are decoded
-        // by their own modules before this point once they exist.
+        if group_kind::is_group(kind) {
+            let rec = GroupRecord::decode(kind, payload)?;
+            return self.apply_group(wal, &rec);
+        }
         let rec = Record::decode(kind, payload)?;
         self.apply_record(wal, &rec)
     }
@@ -334,6 +404,12 @@ impl Engine {
             })
             .min()
     }
+}
+
+fn encode_group(r: &GroupRecord<'_>) -> (u8, Vec<u8>) {
+    let mut b = Vec::new();
+    r.encode(&mut b);
+    (r.kind(), b)
 }
 
 fn tail_last(stream: &Stream) -> Option<Addr> {

@@ -84,6 +84,73 @@ pub enum Error {
         /// The stream's actual last generated ID.
         actual: StreamId,
     },
+    /// XREADGROUP on a missing key or group.
+    #[error(
+        "NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option"
+    )]
+    NoGroupRead {
+        /// The key, as the client sent it.
+        key: String,
+        /// The group name.
+        group: String,
+    },
+    /// XPENDING, XCLAIM, XAUTOCLAIM, XACKDEL on a missing key or group.
+    #[error("NOGROUP No such key '{key}' or consumer group '{group}'")]
+    NoGroup {
+        /// The key.
+        key: String,
+        /// The group name.
+        group: String,
+    },
+    /// XGROUP SETID / CREATECONSUMER / DELCONSUMER, XINFO CONSUMERS on a
+    /// missing group.
+    #[error("NOGROUP No such consumer group '{group}' for key name '{key}'")]
+    NoSuchGroup {
+        /// The key.
+        key: String,
+        /// The group name.
+        group: String,
+    },
+    /// XGROUP on a missing key (CREATE without MKSTREAM included).
+    #[error(
+        "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
+    )]
+    XgroupNoKey,
+    /// XGROUP CREATE of a group that exists.
+    #[error("BUSYGROUP Consumer Group name already exists")]
+    BusyGroup,
+    /// ENTRIESREAD below -1.
+    #[error("ERR value for ENTRIESREAD must be positive or -1")]
+    EntriesReadInvalid,
+    /// `$` as an XREADGROUP ID.
+    #[error(
+        "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set."
+    )]
+    DollarInXreadgroup,
+    /// A min-idle-time that is not an integer.
+    #[error("ERR Invalid min-idle-time argument for {command}")]
+    InvalidMinIdle {
+        /// `XCLAIM` or `XAUTOCLAIM`.
+        command: &'static str,
+    },
+    /// An XCLAIM option value that is not an integer.
+    #[error("ERR Invalid {option} option argument for XCLAIM")]
+    InvalidXclaimOption {
+        /// `IDLE`, `TIME` or `RETRYCOUNT`.
+        option: &'static str,
+    },
+    /// An XCLAIM option it does not know.
+    #[error("ERR Unrecognized XCLAIM option '{0}'")]
+    UnrecognizedXclaimOption(String),
+    /// XAUTOCLAIM COUNT below 1 (or too large).
+    #[error("ERR COUNT must be > 0")]
+    CountNotPositive,
+    /// A dead-letter stream equal to the group's own stream.
+    #[error("ERR the dead-letter stream must differ from the group's stream")]
+    DeadLetterSelf,
+    /// A dead-letter policy with a maximum of 0 deliveries.
+    #[error("ERR max-deliveries must be > 0")]
+    MaxDeliveriesZero,
     /// A batch larger than one record can hold.
     #[error("ERR batch too large: at most {max} entries per stream in one batch")]
     BatchTooLarge {
@@ -131,9 +198,35 @@ pub enum Error {
 }
 
 impl Error {
+    /// `NOGROUP ... in XREADGROUP with GROUP option`.
+    pub fn no_group_read(key: &[u8], group: &[u8]) -> Error {
+        Error::NoGroupRead {
+            key: lossy(key),
+            group: lossy(group),
+        }
+    }
+    /// `NOGROUP No such key 'k' or consumer group 'g'`.
+    pub fn no_group(key: &[u8], group: &[u8]) -> Error {
+        Error::NoGroup {
+            key: lossy(key),
+            group: lossy(group),
+        }
+    }
+    /// `NOGROUP No such consumer group 'g' for key name 'k'`.
+    pub fn no_such_group(key: &[u8], group: &[u8]) -> Error {
+        Error::NoSuchGroup {
+            key: lossy(key),
+            group: lossy(group),
+        }
+    }
+
     pub(crate) fn corrupt(reason: &'static str) -> Error {
         Error::Corrupt(reason)
     }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Engine result type.

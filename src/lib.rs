@@ -24,6 +24,7 @@ pub mod config;
 mod engine;
 pub mod error;
 pub mod glob;
+pub mod group;
 pub mod keyspace;
 pub mod record;
 pub mod resp;
@@ -38,5 +39,6 @@ pub use error::{Error, Result};
 pub use keyspace::Value;
 pub use store::{AddArgs, Added, CheckpointInfo, Expect, RecoveryStats, Store, StoreOptions};
 pub use stream::{
-    Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, StreamId, StreamInfo, Trim, TrimStrategy,
+    Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, RefPolicy, StreamId, StreamInfo, Trim,
+    TrimStrategy,
 };

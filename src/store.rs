@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::keyspace::{Keyspace, Value};
 use crate::record::Record;
 use crate::stream::{
-    Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, Stream, StreamId, StreamInfo, Trim,
+    Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, RefPolicy, Stream, StreamId, StreamInfo, Trim,
 };
 
 /// A durable store of streams, opened on a directory (`dir/wal/` for the
@@ -32,10 +32,10 @@ use crate::stream::{
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
-    wal: Arc<Wal>,
+    pub(crate) wal: Arc<Wal>,
     engine: Mutex<Engine>,
     checkpointing: Mutex<()>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     wait_for_durability: bool,
     checkpoint_every: (u64, u64),
     recovery: RecoveryStats,
@@ -106,13 +106,13 @@ impl Store {
         &self.wal
     }
 
-    fn lock(&self) -> MutexGuard<'_, Engine> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Engine> {
         // A panic while holding the lock cannot leave a half-applied record
         // behind (records are applied after they are written), so recover.
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_writable(&self) -> Result<MutexGuard<'_, Engine>, Error> {
+    pub(crate) fn lock_writable(&self) -> Result<MutexGuard<'_, Engine>, Error> {
         let g = self.lock();
         if g.poisoned {
             return Err(Error::Poisoned);
@@ -122,7 +122,7 @@ impl Store {
 
     /// After a write ending at `end`: wait for durability if asked, then
     /// checkpoint if a threshold was crossed.
-    fn finish(&self, end: u64, maybe_checkpoint: bool) -> Result<(), Error> {
+    pub(crate) fn finish(&self, end: u64, maybe_checkpoint: bool) -> Result<(), Error> {
         if self.wait_for_durability && self.wal.fsync_policy() == FsyncPolicy::Always {
             self.wal.wait_durable(Position(end))?;
         }
@@ -137,7 +137,7 @@ impl Store {
         Ok(())
     }
 
-    fn due(&self, eng: &Engine) -> bool {
+    pub(crate) fn due(&self, eng: &Engine) -> bool {
         let (records, bytes) = eng.since_checkpoint;
         (self.checkpoint_every.0 != 0 && records >= self.checkpoint_every.0)
             || (self.checkpoint_every.1 != 0 && bytes >= self.checkpoint_every.1)
@@ -193,7 +193,15 @@ impl Store {
                 fields: args.fields,
                 idmp: args.idmp,
             };
-            let (ids, end) = eng.append_run(&self.wal, key, &[item], args.trim.as_ref(), now)?;
+            let (ids, end) = eng.append_run_ext(
+                &self.wal,
+                key,
+                &[item],
+                args.trim.as_ref(),
+                args.refs,
+                now,
+                &[],
+            )?;
             let id = ids
                 .first()
                 .copied()
@@ -275,23 +283,7 @@ impl Store {
 
     /// XTRIM: returns the number of entries deleted.
     pub fn xtrim(&self, key: &[u8], trim: &Trim) -> Result<u64, Error> {
-        trim.validate()?;
-        let (n, end, due) = {
-            let mut eng = self.lock_writable()?;
-            let max_entries = eng.limits.max_entries;
-            let Some(s) = eng.stream(key)? else {
-                return Ok(0);
-            };
-            let (effect, removed) =
-                s.plan_trim(&self.wal, trim, max_entries, self.clock.now_ms())?;
-            if removed == 0 {
-                return Ok(0);
-            }
-            let end = eng.write(&self.wal, &Record::Trim { key, effect })?;
-            (removed, end, self.due(&eng))
-        };
-        self.finish(end, due)?;
-        Ok(n)
+        self.xtrim_refs(key, trim, RefPolicy::KeepRef)
     }
 
     /// XSETID.

@@ -75,8 +75,34 @@ pub struct Loaded {
     pub span: Range<usize>,
 }
 
+/// The last few records read, so that walking consecutive blocks of one
+/// batch record reads (and CRC-checks) that record once, not once per block.
+#[derive(Debug, Default)]
+pub struct RecordCache(Vec<(u64, RecordRef)>);
+
+impl RecordCache {
+    const SLOTS: usize = 4;
+
+    fn get(&mut self, wal: &Wal, pos: u64) -> Result<RecordRef, Error> {
+        if let Some((_, r)) = self.0.iter().find(|(p, _)| *p == pos) {
+            return Ok(r.clone());
+        }
+        let r = wal.read_at(Position(pos))?;
+        if self.0.len() >= Self::SLOTS {
+            self.0.remove(0);
+        }
+        self.0.push((pos, r.clone()));
+        Ok(r)
+    }
+}
+
 /// Reads every entry of `b` (deleted ones included) in ID order.
-pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec<Loaded>, Error> {
+pub fn load_block(
+    wal: &Wal,
+    b: &Block,
+    pending: Option<&Pending>,
+    cache: &mut RecordCache,
+) -> Result<Vec<Loaded>, Error> {
     let total = usize::try_from(b.entries()).map_err(|_| Error::corrupt("block too large"))?;
     let mut out: Vec<Loaded> = Vec::with_capacity(total);
     let mut addr = b.last;
@@ -103,7 +129,7 @@ pub fn load_block(wal: &Wal, b: &Block, pending: Option<&Pending>) -> Result<Vec
             }
             p.prev
         } else {
-            let rec = wal.read_at(Position(addr.pos()))?;
+            let rec = cache.get(wal, addr.pos())?;
             if rec.kind() != kind::XADD {
                 return Err(Error::corrupt("back-chain points to a non-XADD record"));
             }

@@ -8,6 +8,7 @@
 //! space and read it through the same range functions.
 
 pub mod entry;
+pub mod groups;
 pub mod id;
 pub mod idmp;
 pub mod index;
@@ -15,19 +16,21 @@ pub mod listpack;
 pub mod range;
 pub mod trim;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use eddy_wal::Wal;
 use serde::{Deserialize, Serialize};
 
 pub use entry::{Addr, Entry, Fields};
+pub use groups::RefPolicy;
 pub use id::{IdRange, IdSpec, StreamId};
 pub use idmp::IdmpConfig;
 pub use trim::{Trim, TrimStrategy};
 
 use crate::error::Error;
-use index::{Block, Loaded, Pending, first_block_reaching, load_block};
+use crate::group::ConsumerGroup;
+use index::{Block, Loaded, Pending, RecordCache, first_block_reaching, load_block};
 use listpack::NodeSize;
 
 /// `stream-node-max-bytes` / `stream-node-max-entries`.
@@ -73,9 +76,8 @@ pub struct Stream {
     /// Entries deleted by XDEL inside blocks that are still indexed.
     tombstones: BTreeSet<StreamId>,
     idmp: idmp::Idmp,
-    // Consumer groups belong here, next to the entries they read: a
-    // `groups` field (with `#[serde(default)]` so older checkpoints load),
-    // changed only through records of kinds 32..=63.
+    /// Consumer groups, by name (XINFO GROUPS lists them in this order).
+    pub(crate) groups: BTreeMap<Box<[u8]>, ConsumerGroup>,
     #[serde(skip)]
     master: Option<Arc<Master>>,
     #[serde(skip)]
@@ -145,6 +147,8 @@ pub struct StreamInfo {
     pub iids_added: u64,
     /// Duplicates answered since the process started.
     pub iids_duplicates: u64,
+    /// Consumer groups.
+    pub groups: u64,
 }
 
 impl Stream {
@@ -386,7 +390,17 @@ impl Stream {
 
     /// Loads a block's entries, seeing pending ones too.
     pub(crate) fn load(&self, wal: &Wal, b: &Block) -> Result<Vec<Loaded>, Error> {
-        load_block(wal, b, self.pending.as_ref())
+        load_block(wal, b, self.pending.as_ref(), &mut RecordCache::default())
+    }
+
+    /// Same, sharing a cache of recently read records across blocks.
+    pub(crate) fn load_with(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        cache: &mut RecordCache,
+    ) -> Result<Vec<Loaded>, Error> {
+        load_block(wal, b, self.pending.as_ref(), cache)
     }
 
     /// The live entry with this ID, if any: `(block index, loaded entry)`.
@@ -515,6 +529,7 @@ impl Stream {
             iids_tracked: self.idmp.tracked() as u64,
             iids_added: self.idmp.added(),
             iids_duplicates: self.idmp.duplicates(),
+            groups: self.groups.len() as u64,
         })
     }
 }

@@ -5,7 +5,7 @@
 use eddy_wal::Wal;
 
 use super::id::{IdRange, StreamId};
-use super::index::{Loaded, first_block_reaching};
+use super::index::{Loaded, RecordCache, first_block_reaching};
 use super::{Entry, Stream};
 use crate::error::Error;
 
@@ -20,6 +20,7 @@ impl Stream {
     ) -> Result<Vec<Entry>, Error> {
         let limit = count.unwrap_or(usize::MAX);
         let mut out = Vec::new();
+        let mut cache = RecordCache::default();
         if limit == 0 || range.start > range.end {
             return Ok(out);
         }
@@ -29,7 +30,7 @@ impl Stream {
                 break;
             }
             if b.live > 0 {
-                for e in self.load(wal, b)? {
+                for e in self.load_with(wal, b, &mut cache)? {
                     if e.id > range.end {
                         return Ok(out);
                     }
@@ -55,6 +56,7 @@ impl Stream {
     ) -> Result<Vec<Entry>, Error> {
         let limit = count.unwrap_or(usize::MAX);
         let mut out = Vec::new();
+        let mut cache = RecordCache::default();
         if limit == 0 || range.start > range.end {
             return Ok(out);
         }
@@ -69,7 +71,7 @@ impl Stream {
             if b.live == 0 {
                 continue;
             }
-            for e in self.load(wal, b)?.into_iter().rev() {
+            for e in self.load_with(wal, b, &mut cache)?.into_iter().rev() {
                 if e.id < range.start {
                     return Ok(out);
                 }
@@ -106,9 +108,10 @@ impl Stream {
 
     /// The first live entry.
     pub(crate) fn first_live(&self, wal: &Wal) -> Result<Option<Loaded>, Error> {
+        let mut cache = RecordCache::default();
         for b in self.blocks.iter().filter(|b| b.live > 0) {
             if let Some(e) = self
-                .load(wal, b)?
+                .load_with(wal, b, &mut cache)?
                 .into_iter()
                 .find(|e| !self.is_deleted(e.id))
             {
@@ -120,9 +123,10 @@ impl Stream {
 
     /// The last live entry (XREAD `+`, XINFO last-entry, XSETID's check).
     pub(crate) fn last_live(&self, wal: &Wal) -> Result<Option<Loaded>, Error> {
+        let mut cache = RecordCache::default();
         for b in self.blocks.iter().rev().filter(|b| b.live > 0) {
             if let Some(e) = self
-                .load(wal, b)?
+                .load_with(wal, b, &mut cache)?
                 .into_iter()
                 .rev()
                 .find(|e| !self.is_deleted(e.id))
