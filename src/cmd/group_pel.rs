@@ -195,9 +195,6 @@ fn xpending(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
             }
         };
         let consumer = args.get(at + 3).map(Vec::as_slice);
-        if args.len() > at + 4 {
-            return ctx.syntax_error();
-        }
         query = Some(PendingQuery {
             start: range.start,
             end: range.end,
@@ -365,8 +362,9 @@ fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         });
         return Flow::Continue;
     };
-    let start = match StreamId::parse_loose(text(&args[5]), 0) {
-        Ok(id) => id,
+    // Redis reads the start as an interval bound: `(id` is exclusive.
+    let start = match IdRange::parse(text(&args[5]), "+") {
+        Ok(r) => r.start,
         Err(e) => {
             ctx.engine_error(&e);
             return Flow::Continue;
