@@ -250,8 +250,12 @@ impl Engine {
             }
             batch.extend(groups.iter().map(|(k, b)| (*k, &b[..])));
             wal.append_batch_nowait(batch)
-                .map(|p| p[0])
                 .map_err(Error::from)
+                .and_then(|p| {
+                    p.first()
+                        .copied()
+                        .ok_or(Error::corrupt("a batch without positions"))
+                })
         } else {
             wal.append_nowait(kind::XADD, &buf).map_err(Error::from)
         };

@@ -251,3 +251,66 @@ fn delconsumer_returns_pending_and_drops_them_createconsumer_is_idempotent() -> 
     assert_eq!(s.xpending_summary(b"s", b"g")?.count, 0);
     Ok(())
 }
+
+#[test]
+fn xreadgroup_checks_every_stream_before_reading_any() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path(), &clock(5000));
+    stream_of(&s, 2)?;
+    s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
+    let streams: [(&[u8], ReadFrom); 2] = [(b"s", ReadFrom::New), (b"other", ReadFrom::New)];
+    let e = s.xreadgroup(b"g", b"c", &streams, None, false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "NOGROUP No such key 'other' or consumer group 'g' in XREADGROUP with GROUP option"
+    );
+    assert_eq!(
+        s.xpending_summary(b"s", b"g")?.count,
+        0,
+        "nothing delivered"
+    );
+    assert_eq!(s.xinfo_groups(b"s")?[0].consumers, 0, "no consumer created");
+    Ok(())
+}
+
+#[test]
+fn xinfo_stream_full_lists_pending_entries_up_to_count() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path(), &clock(5000));
+    stream_of(&s, 5)?;
+    s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
+    read_new(&s, "a", 3)?;
+    read_new(&s, "b", 2)?;
+    let full = s.xinfo_groups_full(b"s", 2)?;
+    let g = &full[0];
+    assert_eq!((g.name.as_slice(), g.pel_count), (&b"g"[..], 5));
+    assert_eq!(g.last_delivered_id, id(5, 0));
+    assert_eq!((g.entries_read, g.lag), (Some(5), Some(0)));
+    let pending: Vec<(StreamId, &[u8], u64, u64)> = g
+        .pending
+        .iter()
+        .map(|(i, c, t, n)| (*i, c.as_slice(), *t, *n))
+        .collect();
+    assert_eq!(
+        pending,
+        vec![
+            (id(1, 0), &b"a"[..], 5000, 1),
+            (id(2, 0), &b"a"[..], 5000, 1)
+        ]
+    );
+    assert_eq!(g.consumers.len(), 2);
+    assert_eq!(
+        (g.consumers[0].pel_count, g.consumers[0].pending.len()),
+        (3, 2)
+    );
+    assert_eq!(
+        g.consumers[1].pending,
+        vec![(id(4, 0), 5000, 1), (id(5, 0), 5000, 1)]
+    );
+    assert_eq!(
+        (g.consumers[1].seen_time, g.consumers[1].active_time),
+        (5000, 5000)
+    );
+    assert_eq!(s.xinfo_groups_full(b"s", 0)?[0].pending.len(), 5);
+    Ok(())
+}
