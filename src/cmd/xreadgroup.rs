@@ -116,7 +116,7 @@ fn xreadgroup(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
             i += 2;
         } else if eq(&args[i], "STREAMS") && more >= 1 {
             let n = args.len() - (i + 1);
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 ctx.reply.error(
                     // Redis 7.0 uses XREAD's text for both commands.
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
