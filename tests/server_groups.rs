@@ -567,3 +567,58 @@ async fn reference_policies_over_the_wire() {
     );
     server.stop().await;
 }
+
+/// Replaces every integer reply that looks like a time (more than 6 digits)
+/// or an idle time with `:T`, so shapes can be compared exactly.
+fn mask_times(reply: &[u8], idle_names: &[&str]) -> String {
+    let text = String::from_utf8_lossy(reply).into_owned();
+    let mut out = Vec::new();
+    let mut mask_next = false;
+    for line in text.split("\r\n") {
+        let is_int = line.starts_with(':') && line[1..].parse::<i64>().is_ok();
+        if is_int && (mask_next || line.len() > 7) {
+            out.push(":T".to_owned());
+        } else {
+            out.push(line.to_owned());
+        }
+        mask_next = idle_names.contains(&line);
+    }
+    out.join("|")
+}
+
+#[tokio::test]
+async fn xinfo_shapes_with_groups() {
+    let server = TestServer::start(&[]).await;
+    let mut c = Raw::connect(server.addr).await;
+    call(
+        &mut c,
+        b"XADD s 1-1 a 1\r\nXGROUP CREATE s g 0\r\nXREADGROUP GROUP g alice STREAMS s >\r\n",
+        3,
+    )
+    .await;
+    let consumers = call(&mut c, b"XINFO CONSUMERS s g\r\n", 1).await;
+    assert_eq!(
+        mask_times(&consumers, &["idle", "inactive"]),
+        "*1|*8|$4|name|$5|alice|$7|pending|:1|$4|idle|:T|$8|inactive|:T|"
+    );
+    let full = call(&mut c, b"XINFO STREAM s FULL\r\n", 1).await;
+    let masked = mask_times(&full, &[]);
+    let groups = masked.split("$6|groups|").nth(1).expect("groups field");
+    assert_eq!(
+        groups,
+        "*1|*14|$4|name|$1|g|$17|last-delivered-id|$3|1-1|$12|entries-read|:1|$3|lag|:0|\
+         $9|pel-count|:1|$7|pending|*1|*4|$3|1-1|$5|alice|:T|:1|\
+         $9|consumers|*1|*10|$4|name|$5|alice|$9|seen-time|:T|$11|active-time|:T|\
+         $9|pel-count|:1|$7|pending|*1|*3|$3|1-1|:T|:1|"
+    );
+    let short = call(&mut c, b"XINFO STREAM s\r\n", 1).await;
+    assert!(String::from_utf8_lossy(&short).contains("$6\r\ngroups\r\n:1\r\n"));
+    // RESP3: maps.
+    call(&mut c, b"HELLO 3\r\n", 1).await;
+    let groups = call(&mut c, b"XINFO GROUPS s\r\n", 1).await;
+    assert_eq!(
+        groups,
+        b"*1\r\n%6\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:1\r\n$7\r\npending\r\n:1\r\n$17\r\nlast-delivered-id\r\n$3\r\n1-1\r\n$12\r\nentries-read\r\n:1\r\n$3\r\nlag\r\n:0\r\n"
+    );
+    server.stop().await;
+}
