@@ -464,8 +464,14 @@ async fn consumer_expiry(shared: Arc<Shared>) {
             _ = signal.wait_for(|v| *v) => return,
             _ = tick.tick() => {}
         }
-        let store = Arc::clone(&shared.store);
-        match tokio::task::spawn_blocking(move || store.expire_idle_consumers()).await {
+        let s = Arc::clone(&shared);
+        // Under the command gate, so a MULTI/EXEC never sees a consumer
+        // vanish half-way through its queue.
+        let expire = move || {
+            let _gate = s.gate.read().unwrap_or_else(PoisonError::into_inner);
+            s.store.expire_idle_consumers()
+        };
+        match tokio::task::spawn_blocking(expire).await {
             Ok(Ok(expired)) => {
                 for e in expired {
                     tracing::debug!(
