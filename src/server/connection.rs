@@ -236,7 +236,16 @@ async fn block(
         if let Some(group) = &spec.group {
             // A group read delivers (a write): its reply waits for durability.
             session.touched_store = true;
-            match cmd::xreadgroup::read(&shared.store, group, &group_streams, spec.count) {
+            // A delivery is a write: like a command, it runs under the gate
+            // so it never lands inside another client's EXEC.
+            let read = {
+                let _gate = shared
+                    .gate
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                cmd::xreadgroup::read(&shared.store, group, &group_streams, spec.count)
+            };
+            match read {
                 Err(crate::Error::NoGroupRead { .. }) => {
                     reply.error(gone_reason(shared, &group_streams));
                     break Unblocked::Replied;
