@@ -142,6 +142,14 @@ const GROUP_SCRIPTS: &[&str] = &[
     "XADD s 1-1 a 1\r\nXGROUP CREATE s g 0\r\nXGROUP CREATE s h $\r\nXREADGROUP GROUP g c STREAMS s >\r\nXINFO STREAM s\r\nXGROUP DELCONSUMER s g c\r\nXPENDING s g\r\nXINFO GROUPS s\r\nDEL s\r\nXINFO GROUPS s\r\nXPENDING s g\r\nXINFO CONSUMERS s g\r\nXADD s 2-1 a 1\r\nXINFO CONSUMERS s g\r\nXINFO GROUPS s\r\nXINFO CONSUMERS s\r\n",
     // Lag and entries-read after deletions and trims (Redis's null rules).
     "XADD s 1-1 a 1\r\nXADD s 2-1 b 2\r\nXADD s 3-1 c 3\r\nXGROUP CREATE s g 0\r\nXGROUP CREATE s h 0\r\nXREADGROUP GROUP g c COUNT 1 STREAMS s >\r\nXINFO GROUPS s\r\nXDEL s 2-1\r\nXINFO GROUPS s\r\nXREADGROUP GROUP g c STREAMS s >\r\nXINFO GROUPS s\r\nXTRIM s MAXLEN 0\r\nXINFO GROUPS s\r\nXADD s 5-1 e 5\r\nXINFO GROUPS s\r\nXGROUP SETID s h 0 ENTRIESREAD 0\r\nXINFO GROUPS s\r\n",
+    // Trimmed and deleted entries in histories, claims and the PEL (KEEPREF).
+    "XADD s 1-1 a 1\r\nXADD s 2-1 b 2\r\nXADD s 3-1 c 3\r\nXADD s 4-1 d 4\r\nXGROUP CREATE s g 0\r\nXREADGROUP GROUP g c STREAMS s >\r\nXTRIM s MAXLEN 2\r\nXREADGROUP GROUP g c STREAMS s 0\r\nXREADGROUP GROUP g c COUNT 3 STREAMS s 0-0\r\nXPENDING s g\r\nXCLAIM s g d 0 1-1 3-1 JUSTID\r\nXPENDING s g\r\nXAUTOCLAIM s g d 0 0 COUNT 1\r\nXPENDING s g\r\nXINFO GROUPS s\r\n",
+    // SETID moves the group back or forward; `>` follows it.
+    "XADD s 1-1 a 1\r\nXADD s 2-1 b 2\r\nXGROUP CREATE s g $\r\nXGROUP SETID s g 0\r\nXINFO GROUPS s\r\nXREADGROUP GROUP g c COUNT 1 STREAMS s >\r\nXGROUP SETID s g $ ENTRIESREAD 2\r\nXINFO GROUPS s\r\nXREADGROUP GROUP g c STREAMS s >\r\nXPENDING s g\r\nXGROUP SETID s g 1-1 ENTRIESREAD -1\r\nXINFO GROUPS s\r\nXREADGROUP GROUP g c STREAMS s >\r\nXPENDING s g\r\n",
+    // NOACK, COUNT across streams, a consumer's history with COUNT.
+    "XADD a 1-1 x 1\r\nXADD a 2-1 x 2\r\nXADD b 1-1 y 1\r\nXGROUP CREATE a g 0\r\nXGROUP CREATE b g 0\r\nXREADGROUP GROUP g c COUNT 1 STREAMS a b > >\r\nXREADGROUP GROUP g c NOACK STREAMS a b > >\r\nXREADGROUP GROUP g c STREAMS a b 0 0\r\nXREADGROUP GROUP g c COUNT 1 STREAMS a b 0 (\r\nXREADGROUP GROUP g c COUNT 1 STREAMS a b 0 0\r\nXPENDING a g\r\nXPENDING b g\r\nXACK a g 1-1 1-1\r\nXACK b g 1-1\r\nXREADGROUP GROUP g c STREAMS a b 0 0\r\n",
+    // LASTID and FORCE on XCLAIM move the group forward.
+    "XADD s 1-1 a 1\r\nXADD s 2-1 b 2\r\nXGROUP CREATE s g 0\r\nXCLAIM s g c 0 2-1 FORCE LASTID 2-1\r\nXINFO GROUPS s\r\nXREADGROUP GROUP g c STREAMS s >\r\nXCLAIM s g c 0 1-1 FORCE JUSTID LASTID 1-5\r\nXINFO GROUPS s\r\nXPENDING s g\r\nXCLAIM s g c 0 9-9 FORCE\r\nXPENDING s g\r\n",
     // Transactions with groups.
     "XADD s 1-1 a 1\r\nXGROUP CREATE s g 0\r\nMULTI\r\nXREADGROUP GROUP g c STREAMS s >\r\nXACK s g 1-1\r\nXPENDING s g\r\nXGROUP DESTROY s g\r\nEXEC\r\nXINFO GROUPS s\r\n",
 ];
