@@ -49,7 +49,7 @@ fn call<'a>(
     c: &'a mut Raw,
     req: &'a [u8],
     n: usize,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + 'a>> {
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send + 'a>> {
     Box::pin(c.call(req, n))
 }
 
@@ -620,5 +620,98 @@ async fn xinfo_shapes_with_groups() {
         groups,
         b"*1\r\n%6\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:1\r\n$7\r\npending\r\n:1\r\n$17\r\nlast-delivered-id\r\n$3\r\n1-1\r\n$12\r\nentries-read\r\n:1\r\n$3\r\nlag\r\n:0\r\n"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn many_group_readers_under_load_get_each_entry_once_per_group() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const ENTRIES: usize = 200;
+    let server = TestServer::start(&[]).await;
+    let mut admin = Raw::connect(server.addr).await;
+    call(
+        &mut admin,
+        b"XGROUP CREATE s g1 $ MKSTREAM\r\nXGROUP CREATE s g2 $\r\n",
+        2,
+    )
+    .await;
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Vec<String>)>();
+    let mut readers = Vec::new();
+    for r in 0..12 {
+        let group = 1 + r % 2;
+        let (addr, done, tx) = (server.addr, Arc::clone(&done), tx.clone());
+        readers.push(tokio::spawn(async move {
+            let mut c = Raw::connect(addr).await;
+            let (g, name) = (format!("g{group}"), format!("c{r}"));
+            loop {
+                let req = cmd(&[
+                    "XREADGROUP",
+                    "GROUP",
+                    &g,
+                    &name,
+                    "COUNT",
+                    "3",
+                    "BLOCK",
+                    "100",
+                    "STREAMS",
+                    "s",
+                    ">",
+                ]);
+                let reply = call(&mut c, &req, 1).await;
+                if reply == b"*-1\r\n" {
+                    if done.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    continue;
+                }
+                let ids: Vec<String> = String::from_utf8_lossy(&reply)
+                    .split("\r\n")
+                    .filter(|l| l.ends_with("-0") || l.ends_with("-1"))
+                    .filter(|l| l.chars().next().is_some_and(|ch| ch.is_ascii_digit()))
+                    .map(str::to_owned)
+                    .collect();
+                let mut ack = vec!["XACK", "s", g.as_str()];
+                ack.extend(ids.iter().map(String::as_str));
+                assert_eq!(
+                    call(&mut c, &cmd(&ack), 1).await,
+                    format!(":{}\r\n", ids.len()).into_bytes()
+                );
+                let _ = tx.send((group, ids));
+            }
+        }));
+    }
+    drop(tx);
+    wait_blocked(&mut admin, 12).await;
+    let mut writer = Raw::connect(server.addr).await;
+    let mut batch = Vec::new();
+    for i in 1..=ENTRIES {
+        batch.extend(cmd(&["XADD", "s", &format!("{i}-1"), "f", "v"]));
+    }
+    call(&mut writer, &batch, ENTRIES).await;
+    let mut per_group = [Vec::new(), Vec::new()];
+    while per_group[0].len() < ENTRIES || per_group[1].len() < ENTRIES {
+        let (g, ids) = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("deliveries in time")
+            .expect("readers alive");
+        per_group[g - 1].extend(ids);
+    }
+    done.store(true, Ordering::SeqCst);
+    for r in readers {
+        r.await.unwrap();
+    }
+    for ids in &per_group {
+        let distinct: BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(ids.len(), ENTRIES, "each entry once per group");
+        assert_eq!(distinct.len(), ENTRIES);
+    }
+    for g in ["g1", "g2"] {
+        assert_eq!(
+            call(&mut admin, &cmd(&["XPENDING", "s", g]), 1).await,
+            b"*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n"
+        );
+    }
     server.stop().await;
 }
