@@ -1,5 +1,5 @@
-//! XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS
-//! key... id...
+//! `XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS
+//! key... id...`
 //!
 //! Checks follow Redis 7's `xreadCommand`: options, then for each stream in
 //! turn its type, its group, its ID. A read is a write (deliveries change
