@@ -204,7 +204,13 @@ fn key_refs(args: &[Vec<u8>]) -> Vec<&[u8]> {
 fn del(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let keys = key_refs(&args[1..]);
     match ctx.store().del(&keys) {
-        Ok(n) => ctx.reply.int(i64::try_from(n).unwrap_or(i64::MAX)),
+        Ok(n) => {
+            ctx.reply.int(i64::try_from(n).unwrap_or(i64::MAX));
+            // Blocked group readers of a deleted stream are answered.
+            for k in &keys {
+                ctx.shared.notify_stream(k);
+            }
+        }
         Err(e) => ctx.engine_error(&e),
     }
     Flow::Continue
@@ -290,6 +296,7 @@ fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
 fn rename(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     match ctx.store().rename(&args[1], &args[2]) {
         Ok(()) => {
+            ctx.shared.notify_stream(&args[1]);
             ctx.shared.notify_stream(&args[2]);
             ctx.reply.ok();
         }
@@ -306,7 +313,10 @@ fn flush(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         _ => return ctx.syntax_error(),
     }
     match ctx.store().flushall() {
-        Ok(()) => ctx.reply.ok(),
+        Ok(()) => {
+            ctx.reply.ok();
+            ctx.shared.waiters.wake_all();
+        }
         Err(e) => ctx.engine_error(&e),
     }
     Flow::Continue

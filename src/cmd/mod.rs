@@ -18,11 +18,14 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod group_pel;
+pub mod groups;
 pub mod info;
 pub mod keys;
 pub mod stream;
 pub mod transaction;
 pub mod xread;
+pub mod xreadgroup;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError};
@@ -178,10 +181,13 @@ impl<'a> Ctx<'a, '_> {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandDef]; 10] {
+fn families() -> [&'static [CommandDef]; 13] {
     [
         stream::COMMANDS,
         xread::COMMANDS,
+        xreadgroup::COMMANDS,
+        groups::COMMANDS,
+        group_pel::COMMANDS,
         keys::COMMANDS,
         connection::COMMANDS,
         transaction::COMMANDS,

@@ -5,13 +5,15 @@
 //! eddy's extensions to XADD and XTRIM (documented in the README):
 //! `IDMP <producer> <message-id>` (idempotent append, Redis 8.6's syntax),
 //! `IFLAST <last-id>|NOSTREAM` (expected-version append) and the trimming
-//! strategies `MAXSIZE <bytes>` and `MAXAGE <ms>`.
+//! strategies `MAXSIZE <bytes>` and `MAXAGE <ms>`; Redis 8.2's
+//! `KEEPREF | DELREF | ACKED` reference policies on XADD and XTRIM. The
+//! consumer-group parts of XINFO are in [`super::groups`].
 
 use super::{CommandDef, Ctx, Flow, eq, help, int_arg};
 use crate::config::parse_memory;
 use crate::resp::Reply;
 use crate::store::{AddArgs, Expect};
-use crate::stream::{Entry, IdRange, IdSpec, StreamId, Trim, TrimStrategy};
+use crate::stream::{Entry, IdRange, IdSpec, RefPolicy, StreamId, Trim, TrimStrategy};
 
 const fn def(
     name: &'static str,
@@ -138,7 +140,7 @@ pub const COMMANDS: &[CommandDef] = &[
                     READ_ACL,
                     "List the consumer groups of a stream",
                     "5.0.0",
-                    xinfo_groups,
+                    super::groups::xinfo_groups,
                 )
             },
             CommandDef {
@@ -150,7 +152,7 @@ pub const COMMANDS: &[CommandDef] = &[
                     READ_ACL,
                     "List the consumers in a consumer group",
                     "5.0.0",
-                    xinfo_consumers,
+                    super::groups::xinfo_consumers,
                 )
             },
             CommandDef {
@@ -212,6 +214,8 @@ struct AddOrTrim {
     nomkstream: bool,
     expect: Option<Expect>,
     idmp: Option<(usize, usize)>,
+    /// KEEPREF / DELREF / ACKED (Redis 8.2).
+    refs: RefPolicy,
     /// Index of the ID argument (XADD).
     id_index: usize,
 }
@@ -222,6 +226,7 @@ fn parse_add_or_trim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], xadd: bool) -> Opt
         nomkstream: false,
         expect: None,
         idmp: None,
+        refs: RefPolicy::KeepRef,
         id_index: args.len(),
     };
     let mut strategy: Option<TrimStrategy> = None;
@@ -294,6 +299,15 @@ fn parse_add_or_trim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>], xadd: bool) -> Opt
             }
             limit = Some(n);
             i += 2;
+        } else if eq(opt, "KEEPREF") || eq(opt, "DELREF") || eq(opt, "ACKED") {
+            out.refs = if eq(opt, "KEEPREF") {
+                RefPolicy::KeepRef
+            } else if eq(opt, "DELREF") {
+                RefPolicy::DelRef
+            } else {
+                RefPolicy::Acked
+            };
+            i += 1;
         } else if xadd && eq(opt, "NOMKSTREAM") {
             out.nomkstream = true;
             i += 1;
@@ -362,6 +376,7 @@ fn xadd(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     add.nomkstream = opts.nomkstream;
     add.trim = opts.trim;
     add.expect = opts.expect;
+    add.refs = opts.refs;
     if let Some((p, m)) = opts.idmp {
         add = add.idmp(&args[p], &args[m]);
     }
@@ -472,7 +487,7 @@ fn xtrim(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let Some(trim) = opts.trim else {
         return ctx.syntax_error();
     };
-    match ctx.store().xtrim(&args[1], &trim) {
+    match ctx.store().xtrim_refs(&args[1], &trim, opts.refs) {
         Ok(n) => ctx.reply.int(i64::try_from(n).unwrap_or(i64::MAX)),
         Err(e) => ctx.engine_error(&e),
     }
@@ -553,6 +568,23 @@ fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         },
         None => None,
     };
+    let groups_full = match full_count {
+        Some(n) => match store.xinfo_groups_full(&args[2], n) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                ctx.engine_error(&e);
+                return Flow::Continue;
+            }
+        },
+        None => None,
+    };
+    let group_count = match store.xinfo_groups(&args[2]) {
+        Ok(g) => g.len(),
+        Err(e) => {
+            ctx.engine_error(&e);
+            return Flow::Continue;
+        }
+    };
     let r = &mut *ctx.reply;
     r.map(if entries.is_some() { 9 } else { 10 });
     r.bulk(b"length");
@@ -576,13 +608,12 @@ fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         Some(entries) => {
             r.bulk(b"entries");
             write_entries(r, &entries);
-            // Consumer groups are not part of the engine yet: none exist.
             r.bulk(b"groups");
-            r.array(0);
+            super::groups::write_groups_full(r, groups_full.as_deref().unwrap_or(&[]));
         }
         None => {
             r.bulk(b"groups");
-            r.int(0);
+            r.int(i64::try_from(group_count).unwrap_or(i64::MAX));
             for (name, e) in [
                 (&b"first-entry"[..], &info.first_entry),
                 (b"last-entry", &info.last_entry),
@@ -594,33 +625,6 @@ fn xinfo_stream(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
                 }
             }
         }
-    }
-    Flow::Continue
-}
-
-/// The stream must exist; it has no consumer groups (the engine has none
-/// yet), so the answer is the empty list.
-fn xinfo_groups(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
-    match ctx.store().key_type(&args[2]) {
-        "none" => ctx.engine_error(&crate::Error::NoSuchKey),
-        "stream" => ctx.reply.array(0),
-        _ => ctx.engine_error(&crate::Error::WrongType),
-    }
-    Flow::Continue
-}
-
-/// No group exists (see [`xinfo_groups`]), so any group is missing.
-fn xinfo_consumers(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
-    match ctx.store().key_type(&args[2]) {
-        "none" => ctx.engine_error(&crate::Error::NoSuchKey),
-        "stream" => {
-            let group = String::from_utf8_lossy(&args[3]).into_owned();
-            let key = String::from_utf8_lossy(&args[2]).into_owned();
-            ctx.reply.error(&format!(
-                "NOGROUP No such consumer group '{group}' for key name '{key}'"
-            ));
-        }
-        _ => ctx.engine_error(&crate::Error::WrongType),
     }
     Flow::Continue
 }

@@ -36,6 +36,20 @@ pub struct BlockedRead {
     pub count: Option<usize>,
     /// How long to wait; `None` waits forever (BLOCK 0).
     pub timeout: Option<Duration>,
+    /// Set for XREADGROUP: the read is a group delivery of `>` entries
+    /// (the IDs in `streams` are then unused).
+    pub group: Option<GroupSpec>,
+}
+
+/// The group part of a blocked XREADGROUP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// Group name.
+    pub group: Vec<u8>,
+    /// Consumer name.
+    pub consumer: Vec<u8>,
+    /// NOACK: deliveries are not added to the pending list.
+    pub noack: bool,
 }
 
 /// Writes XREAD's reply: a map (RESP3) or array (RESP2) of stream name to entries.
@@ -86,6 +100,16 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         } else if eq(&args[i], "STREAMS") && more >= 1 {
             streams_at = Some(i + 1);
             break;
+        } else if eq(&args[i], "GROUP") && more >= 2 {
+            ctx.reply.error(
+                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+            );
+            return Flow::Continue;
+        } else if eq(&args[i], "NOACK") {
+            ctx.reply.error(
+                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+            );
+            return Flow::Continue;
         } else {
             return ctx.syntax_error();
         }
@@ -104,7 +128,10 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let store = ctx.store();
     let mut streams: Vec<(Vec<u8>, StreamId)> = Vec::with_capacity(keys.len());
     for (key, id) in keys.iter().zip(ids) {
-        let after = if id.as_slice() == b"$" {
+        let after = if id.as_slice() == b">" {
+            ctx.reply.error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
+            return Flow::Continue;
+        } else if id.as_slice() == b"$" {
             match store.key_type(key) {
                 "none" => StreamId::MIN,
                 "stream" => match store.last_id(key) {
@@ -143,6 +170,7 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
                     streams,
                     count,
                     timeout,
+                    group: None,
                 }));
             }
             _ => ctx.reply.null_array(),

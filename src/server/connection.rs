@@ -19,6 +19,7 @@ use super::clients::ClientInfo;
 use crate::FsyncPolicy;
 use crate::cmd::xread::BlockedRead;
 use crate::cmd::{self, Ctx, Flow, Session};
+use crate::group::ReadFrom;
 use crate::resp::Reply;
 use crate::resp::request::{self, Checked, Request, RequestLimits};
 use crate::stream::StreamId;
@@ -202,7 +203,7 @@ async fn flush(
     Ok(())
 }
 
-/// Waits for entries for a blocked XREAD, the timeout, the client leaving or
+/// Waits for entries for a blocked XREAD or XREADGROUP, the timeout, the client leaving or
 /// shutdown. Bytes the client sends meanwhile are kept for later.
 async fn block(
     shared: &Shared,
@@ -225,20 +226,54 @@ async fn block(
         .collect();
     session.client.update(|m| m.blocked = true);
     let mut errors = Vec::new();
+    let group_streams: Vec<(Vec<u8>, ReadFrom)> = spec
+        .streams
+        .iter()
+        .map(|(k, _)| (k.clone(), ReadFrom::New))
+        .collect();
     let outcome = loop {
-        let found = shared.store.xread(&refs, spec.count);
         let mut reply = Reply::new(out, session.proto, &mut errors);
-        match found {
-            Err(e) => {
-                reply.error(&e.to_string());
-                break Unblocked::Replied;
+        if let Some(group) = &spec.group {
+            // A group read delivers (a write): its reply waits for durability.
+            session.touched_store = true;
+            // A delivery is a write: like a command, it runs under the gate
+            // so it never lands inside another client's EXEC.
+            let read = {
+                let _gate = shared
+                    .gate
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                cmd::xreadgroup::read(&shared.store, group, &group_streams, spec.count)
+            };
+            match read {
+                Err(crate::Error::NoGroupRead { .. }) => {
+                    reply.error(gone_reason(shared, &group_streams));
+                    break Unblocked::Replied;
+                }
+                Err(e) => {
+                    reply.error(&e.to_string());
+                    break Unblocked::Replied;
+                }
+                Ok(found) if !found.is_empty() => {
+                    cmd::xreadgroup::write_group_streams(&mut reply, &found);
+                    cmd::xreadgroup::wake_dead_letters(shared, &group.group, &found);
+                    break Unblocked::Replied;
+                }
+                Ok(_) => {}
             }
-            Ok(found) if !found.is_empty() => {
-                session.touched_store = true;
-                cmd::xread::write_streams(&mut reply, &found);
-                break Unblocked::Replied;
+        } else {
+            match shared.store.xread(&refs, spec.count) {
+                Err(e) => {
+                    reply.error(&e.to_string());
+                    break Unblocked::Replied;
+                }
+                Ok(found) if !found.is_empty() => {
+                    session.touched_store = true;
+                    cmd::xread::write_streams(&mut reply, &found);
+                    break Unblocked::Replied;
+                }
+                Ok(_) => {}
             }
-            Ok(_) => {}
         }
         let sleep = async {
             match deadline {
@@ -270,6 +305,20 @@ async fn block(
     session.client.update(|m| m.blocked = false);
     outcome
 }
+/// Why a blocked group read lost its group, in Redis 7.0's words: the
+/// stream key was deleted, or the group was destroyed (or the key now holds
+/// a stream without it).
+fn gone_reason(shared: &Shared, streams: &[(Vec<u8>, ReadFrom)]) -> &'static str {
+    if streams
+        .iter()
+        .any(|(k, _)| shared.store.key_type(k) == "none")
+    {
+        "UNBLOCKED the stream key no longer exists"
+    } else {
+        "NOGROUP the consumer group this client was blocked on no longer exists"
+    }
+}
+
 /// Runs every complete request in `inbuf`, appending replies to `out`, and
 /// removes what was consumed.
 fn process(

@@ -378,6 +378,7 @@ impl Server {
         }
         tasks.push(tokio::spawn(sampler(Arc::clone(&shared))));
         tasks.push(tokio::spawn(checkpointer(Arc::clone(&shared))));
+        tasks.push(tokio::spawn(consumer_expiry(Arc::clone(&shared))));
         drop(done_tx);
         let mut signal = shared.shutdown_signal();
         let _ = signal.wait_for(|v| *v).await;
@@ -447,6 +448,43 @@ async fn checkpointer(shared: Arc<Shared>) {
             ),
             Ok(Err(e)) => tracing::warn!("Checkpoint failed: {e}"),
             Err(e) => tracing::warn!("Checkpoint failed: {e}"),
+        }
+    }
+}
+
+/// Once a second, expires consumers idle longer than their group's
+/// `CONSUMERIDLE` setting (XGROUP SETPOLICY): their pending entries go back
+/// to the group. XAUTOCLAIM also expires them lazily, so a claim never
+/// waits for this tick.
+async fn consumer_expiry(shared: Arc<Shared>) {
+    let mut signal = shared.shutdown_signal();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = signal.wait_for(|v| *v) => return,
+            _ = tick.tick() => {}
+        }
+        let s = Arc::clone(&shared);
+        // Under the command gate, so a MULTI/EXEC never sees a consumer
+        // vanish half-way through its queue.
+        let expire = move || {
+            let _gate = s.gate.read().unwrap_or_else(PoisonError::into_inner);
+            s.store.expire_idle_consumers()
+        };
+        match tokio::task::spawn_blocking(expire).await {
+            Ok(Ok(expired)) => {
+                for e in expired {
+                    tracing::debug!(
+                        "Consumer '{}' of group '{}' on '{}' expired; {} pending entries handed back",
+                        String::from_utf8_lossy(&e.consumer),
+                        String::from_utf8_lossy(&e.group),
+                        String::from_utf8_lossy(&e.key),
+                        e.released
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("Consumer expiry failed: {e}"),
+            Err(e) => tracing::warn!("Consumer expiry failed: {e}"),
         }
     }
 }

@@ -54,6 +54,16 @@ impl Waiters {
         }
     }
 
+    /// Wakes every blocked reader (FLUSHALL: blocked group readers must
+    /// learn that their streams are gone).
+    pub fn wake_all(&self) {
+        for readers in self.lock().values() {
+            for (_, n) in readers {
+                n.notify_one();
+            }
+        }
+    }
+
     /// Number of keys with blocked readers.
     pub fn keys(&self) -> usize {
         self.lock().len()
