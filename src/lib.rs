@@ -1,1 +1,4 @@
 //! eddy: a persistent event-sourcing stream store that speaks the Redis protocol.
+
+pub mod memory;
+pub mod view;
