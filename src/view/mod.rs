@@ -9,6 +9,7 @@
 //! server turns query results into replies.
 
 pub mod error;
+pub mod geo;
 pub mod num;
 pub mod zset;
 
