@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod geo;
+pub mod counter;
 pub mod num;
 pub mod zset;
 
