@@ -14,7 +14,6 @@
 //! keys carry no TTL), which behaves like `noeviction`, as Redis does when no
 //! key has an expire.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -124,7 +123,10 @@ impl Policy {
 
     /// The policy's name.
     pub fn name(self) -> &'static str {
-        POLICY_NAMES.iter().find(|(p, _)| *p == self).map_or("noeviction", |(_, n)| n)
+        POLICY_NAMES
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("noeviction", |(_, n)| n)
     }
 
     /// Uses the LFU counter (the per-key access field holds LFU data).
@@ -134,7 +136,13 @@ impl Policy {
 
     /// Only keys with a TTL are candidates.
     pub fn is_volatile(self) -> bool {
-        matches!(self, Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl)
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
     }
 
     /// May evict at all.
@@ -184,7 +192,13 @@ pub struct EvictionConfig {
 
 impl Default for EvictionConfig {
     fn default() -> Self {
-        EvictionConfig { maxmemory: 0, policy: Policy::NoEviction, samples: 5, lfu_log_factor: 10, lfu_decay_time: 1 }
+        EvictionConfig {
+            maxmemory: 0,
+            policy: Policy::NoEviction,
+            samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        }
     }
 }
 
@@ -197,9 +211,11 @@ pub struct Oom;
 pub fn is_denyoom(cmd: &[u8], sub: Option<&[u8]>) -> bool {
     let c = cmd.to_ascii_lowercase();
     match c.as_slice() {
-        b"xadd" | b"xsetid" | b"view.create" | b"zadd" | b"zincrby" | b"geoadd" | b"set" | b"incr"
-        | b"incrby" | b"incrbyfloat" | b"append" => true,
-        b"xgroup" => sub.is_some_and(|s| s.eq_ignore_ascii_case(b"create") || s.eq_ignore_ascii_case(b"createconsumer")),
+        b"xadd" | b"xsetid" | b"view.create" | b"zadd" | b"zincrby" | b"geoadd" | b"set"
+        | b"incr" | b"incrby" | b"incrbyfloat" | b"append" => true,
+        b"xgroup" => sub.is_some_and(|s| {
+            s.eq_ignore_ascii_case(b"create") || s.eq_ignore_ascii_case(b"createconsumer")
+        }),
         _ => false,
     }
 }
@@ -207,7 +223,11 @@ pub fn is_denyoom(cmd: &[u8], sub: Option<&[u8]>) -> bool {
 /// After evicting what it could: may this command run? Over the limit,
 /// `denyoom` commands are refused; reads, acks and deletes still run.
 pub fn check_denyoom(used: u64, maxmemory: u64, denyoom: bool) -> Result<(), Oom> {
-    if maxmemory != 0 && used > maxmemory && denyoom { Err(Oom) } else { Ok(()) }
+    if maxmemory != 0 && used > maxmemory && denyoom {
+        Err(Oom)
+    } else {
+        Ok(())
+    }
 }
 
 // ------------------------------------------------------------- LRU / LFU
@@ -227,7 +247,11 @@ pub fn lru_clock(now_ms: u64) -> u32 {
 /// Idle time in ms of a key last touched at `lru` (`estimateObjectIdleTime`).
 pub fn lru_idle_ms(lru: u32, now_ms: u64) -> u64 {
     let clock = lru_clock(now_ms);
-    let ticks = if clock >= lru { clock - lru } else { (LRU_CLOCK_MAX - lru) + clock };
+    let ticks = if clock >= lru {
+        clock - lru
+    } else {
+        (LRU_CLOCK_MAX - lru) + clock
+    };
     u64::from(ticks) * LRU_CLOCK_RESOLUTION
 }
 
@@ -238,7 +262,11 @@ pub fn lfu_minutes(now_ms: u64) -> u16 {
 
 fn lfu_elapsed(ldt: u16, now_ms: u64) -> u64 {
     let now = lfu_minutes(now_ms);
-    if now >= ldt { u64::from(now - ldt) } else { 65535 - u64::from(ldt) + u64::from(now) }
+    if now >= ldt {
+        u64::from(now - ldt)
+    } else {
+        65535 - u64::from(ldt) + u64::from(now)
+    }
 }
 
 /// The counter after decay (`LFUDecrAndReturn`): one point per
@@ -246,7 +274,11 @@ fn lfu_elapsed(ldt: u16, now_ms: u64) -> u64 {
 pub fn lfu_decr(access: u32, now_ms: u64, decay_time: u32) -> u8 {
     let ldt = (access >> 8) as u16;
     let counter = (access & 255) as u8;
-    let periods = if decay_time > 0 { lfu_elapsed(ldt, now_ms) / u64::from(decay_time) } else { 0 };
+    let periods = if decay_time > 0 {
+        lfu_elapsed(ldt, now_ms) / u64::from(decay_time)
+    } else {
+        0
+    };
     if periods == 0 {
         counter
     } else if periods > u64::from(counter) {
@@ -274,7 +306,11 @@ pub struct Rng(u64);
 impl Rng {
     /// Seeded generator (a zero seed is replaced).
     pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 { 0x2545_f491_4f6c_dd1d } else { seed })
+        Rng(if seed == 0 {
+            0x2545_f491_4f6c_dd1d
+        } else {
+            seed
+        })
     }
 
     /// Next 64 random bits.
@@ -302,4 +338,4 @@ impl Rng {
 mod tests;
 
 mod evict;
-pub use evict::{EvictOutcome, Evictor, KeyMeta, ViewId, ViewKey, EVPOOL_SIZE};
+pub use evict::{EVPOOL_SIZE, EvictOutcome, Evictor, KeyMeta, ViewId, ViewKey};

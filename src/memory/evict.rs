@@ -8,7 +8,10 @@
 
 use std::collections::HashMap;
 
-use super::{lfu_decr, lfu_log_incr, lfu_minutes, lru_clock, lru_idle_ms, EvictionConfig, Policy, Rng, LFU_INIT_VAL};
+use super::{
+    EvictionConfig, LFU_INIT_VAL, Policy, Rng, lfu_decr, lfu_log_incr, lfu_minutes, lru_clock,
+    lru_idle_ms,
+};
 
 /// Candidates kept between eviction steps (Redis: `EVPOOL_SIZE`).
 pub const EVPOOL_SIZE: usize = 16;
@@ -59,7 +62,14 @@ pub struct Evictor {
 impl Evictor {
     /// An empty registry; `seed` makes sampling reproducible.
     pub fn new(seed: u64) -> Self {
-        Evictor { keys: Vec::new(), meta: Vec::new(), index: HashMap::new(), pool: Vec::new(), rng: Rng::new(seed), bytes: 0 }
+        Evictor {
+            keys: Vec::new(),
+            meta: Vec::new(),
+            index: HashMap::new(),
+            pool: Vec::new(),
+            rng: Rng::new(seed),
+            bytes: 0,
+        }
     }
 
     /// Keys registered.
@@ -100,13 +110,18 @@ impl Evictor {
         }
         self.index.insert(key.clone(), self.keys.len());
         self.keys.push(key.clone());
-        self.meta.push(KeyMeta { access: Self::fresh_access(cfg, now_ms), bytes });
+        self.meta.push(KeyMeta {
+            access: Self::fresh_access(cfg, now_ms),
+            bytes,
+        });
         self.bytes += bytes;
     }
 
     /// Counts an access (`updateLFU` / LRU clock refresh).
     pub fn touch(&mut self, key: &ViewKey, cfg: &EvictionConfig, now_ms: u64) {
-        let Some(&i) = self.index.get(key) else { return };
+        let Some(&i) = self.index.get(key) else {
+            return;
+        };
         self.meta[i].access = if cfg.policy.is_lfu() {
             let c = lfu_decr(self.meta[i].access, now_ms, cfg.lfu_decay_time);
             let c = lfu_log_incr(c, cfg.lfu_log_factor, self.rng.next_f64());
@@ -148,7 +163,11 @@ impl Evictor {
                 self.pool.remove(p);
             }
             // First slot whose score is >= ours; the pool is ascending.
-            let k = self.pool.iter().position(|(s, _)| *s >= idle).unwrap_or(self.pool.len());
+            let k = self
+                .pool
+                .iter()
+                .position(|(s, _)| *s >= idle)
+                .unwrap_or(self.pool.len());
             if k == 0 && self.pool.len() >= EVPOOL_SIZE {
                 continue; // worse than every pooled candidate
             }
@@ -185,7 +204,13 @@ impl Evictor {
 
     /// Evicts until `used` is within `cfg.maxmemory` or nothing is left;
     /// `drop` removes the key's data and returns the bytes it released.
-    pub fn evict(&mut self, mut used: u64, cfg: &EvictionConfig, now_ms: u64, mut drop: impl FnMut(&ViewKey) -> usize) -> EvictOutcome {
+    pub fn evict(
+        &mut self,
+        mut used: u64,
+        cfg: &EvictionConfig,
+        now_ms: u64,
+        mut drop: impl FnMut(&ViewKey) -> usize,
+    ) -> EvictOutcome {
         let mut out = EvictOutcome::default();
         if cfg.maxmemory == 0 {
             return out;

@@ -1,5 +1,6 @@
 use super::*;
-use proptest::prelude::{proptest, prop_assert, prop_assert_eq};
+use proptest::prelude::{prop_assert, prop_assert_eq, proptest};
+use std::collections::HashMap;
 
 #[test]
 fn policy_names_round_trip() {
@@ -21,13 +22,19 @@ fn policy_names_round_trip() {
         assert_eq!(p.name().parse::<Policy>(), Ok(p));
         assert_eq!(p.name().to_uppercase().parse::<Policy>(), Ok(p));
     }
-    assert_eq!("allkeys-lrx".parse::<Policy>(), Err(UnknownPolicy("allkeys-lrx".into())));
+    assert_eq!(
+        "allkeys-lrx".parse::<Policy>(),
+        Err(UnknownPolicy("allkeys-lrx".into()))
+    );
     assert_eq!(Policy::default(), Policy::NoEviction);
 }
 
 #[test]
 fn oom_text_and_denyoom() {
-    assert_eq!(Oom.to_string(), "OOM command not allowed when used memory > 'maxmemory'.");
+    assert_eq!(
+        Oom.to_string(),
+        "OOM command not allowed when used memory > 'maxmemory'."
+    );
     assert!(is_denyoom(b"XADD", None));
     assert!(is_denyoom(b"xgroup", Some(b"CREATE")));
     assert!(!is_denyoom(b"xgroup", Some(b"destroy")));
@@ -84,17 +91,26 @@ fn estimates_grow_with_names() {
     assert_eq!(round8(1), 8);
     assert_eq!(round8(8), 8);
     assert!(counter_key_bytes(4) > 40);
-    assert!(STREAM_BLOCK_BYTES > 80 && GROUP_PENDING_BYTES > 40);
+    assert_eq!(STREAM_BLOCK_BYTES, 80 * 3 / 2 + 16);
+    assert_eq!(GROUP_PENDING_BYTES, (40 * 3 / 2 + 16) + (16 * 3 / 2 + 16));
     assert!(consumer_bytes(5) > 64);
 }
 
 fn key(i: usize) -> ViewKey {
-    ViewKey { view: (i % 3) as u32, key: format!("k{i}").into_bytes() }
+    ViewKey {
+        view: (i % 3) as u32,
+        key: format!("k{i}").into_bytes(),
+    }
 }
 
 #[test]
 fn lru_evicts_the_least_recently_used() {
-    let cfg = EvictionConfig { maxmemory: 1000, policy: Policy::AllkeysLru, samples: 64, ..Default::default() };
+    let cfg = EvictionConfig {
+        maxmemory: 1000,
+        policy: Policy::AllkeysLru,
+        samples: 64,
+        ..Default::default()
+    };
     let mut e = Evictor::new(1);
     for i in 0..20 {
         e.upsert(&key(i), 100, &cfg, 1_000 * i as u64);
@@ -104,15 +120,27 @@ fn lru_evicts_the_least_recently_used() {
     assert_eq!(out.evicted.len(), 10);
     assert!(!out.still_over);
     // With 64 samples over 20 keys the pool sees every key: oldest first.
-    let names: Vec<_> = out.evicted.iter().map(|k| String::from_utf8_lossy(&k.key).into_owned()).collect();
-    assert_eq!(names, ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10"]);
+    let names: Vec<_> = out
+        .evicted
+        .iter()
+        .map(|k| String::from_utf8_lossy(&k.key).into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10"]
+    );
     assert_eq!(e.len(), 10);
     assert_eq!(e.bytes(), 1000);
 }
 
 #[test]
 fn lfu_keeps_hot_keys() {
-    let cfg = EvictionConfig { maxmemory: 500, policy: Policy::AllkeysLfu, samples: 64, ..Default::default() };
+    let cfg = EvictionConfig {
+        maxmemory: 500,
+        policy: Policy::AllkeysLfu,
+        samples: 64,
+        ..Default::default()
+    };
     let mut e = Evictor::new(3);
     for i in 0..10 {
         e.upsert(&key(i), 100, &cfg, 0);
@@ -132,8 +160,18 @@ fn lfu_keeps_hot_keys() {
 
 #[test]
 fn noeviction_and_volatile_evict_nothing() {
-    for policy in [Policy::NoEviction, Policy::VolatileLru, Policy::VolatileLfu, Policy::VolatileRandom, Policy::VolatileTtl] {
-        let cfg = EvictionConfig { maxmemory: 100, policy, ..Default::default() };
+    for policy in [
+        Policy::NoEviction,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ] {
+        let cfg = EvictionConfig {
+            maxmemory: 100,
+            policy,
+            ..Default::default()
+        };
         let mut e = Evictor::new(1);
         e.upsert(&key(1), 500, &cfg, 0);
         let out = e.evict(500, &cfg, 0, |_| 500);

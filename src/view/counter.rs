@@ -39,7 +39,9 @@ impl Number {
         if let Some(i) = crate::view::num::parse_i64(v) {
             return Some(Number::Int(i));
         }
-        parse_strict_double(v).filter(|d| d.is_finite()).map(Number::Float)
+        parse_strict_double(v)
+            .filter(|d| d.is_finite())
+            .map(Number::Float)
     }
 
     /// As a double.
@@ -51,7 +53,7 @@ impl Number {
     }
 
     /// Sum; an integer overflow turns the value into a double.
-    pub fn add(self, other: Number) -> Number {
+    pub fn plus(self, other: Number) -> Number {
         match (self, other) {
             (Number::Int(a), Number::Int(b)) => match a.checked_add(b) {
                 Some(s) => Number::Int(s),
@@ -81,12 +83,12 @@ impl Totals {
     /// Adds `by` to `key`.
     pub fn incr(&mut self, key: &[u8], by: Number) -> Number {
         if let Some(v) = self.values.get_mut(key) {
-            *v = v.add(by);
+            *v = v.plus(by);
             return *v;
         }
         self.mem += memory::counter_key_bytes(key.len());
-        self.values.insert(key.to_vec(), Number::Int(0).add(by));
-        Number::Int(0).add(by)
+        self.values.insert(key.to_vec(), Number::Int(0).plus(by));
+        Number::Int(0).plus(by)
     }
 
     /// GET.
@@ -107,6 +109,15 @@ impl Totals {
     /// Keys held.
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
         self.values.keys().map(Vec::as_slice)
+    }
+
+    /// Estimated bytes of one key (0 if absent).
+    pub fn key_bytes(&self, key: &[u8]) -> usize {
+        if self.values.contains_key(key) {
+            memory::counter_key_bytes(key.len())
+        } else {
+            0
+        }
     }
 
     /// Number of keys.
@@ -139,7 +150,12 @@ pub struct Windows {
 impl Windows {
     /// Windows of `window_ms` (> 0) keeping the newest `keep` (>= 1) per base.
     pub fn new(window_ms: u64, keep: u32) -> Self {
-        Windows { window_ms: window_ms.max(1), keep: keep.max(1), bases: HashMap::new(), mem: 0 }
+        Windows {
+            window_ms: window_ms.max(1),
+            keep: keep.max(1),
+            bases: HashMap::new(),
+            mem: 0,
+        }
     }
 
     /// Start (ms) of the window holding `t_ms`.
@@ -170,16 +186,16 @@ impl Windows {
         let span = self.window_ms.saturating_mul(u64::from(self.keep));
         let per_key = memory::counter_key_bytes(base.len() + 12);
         let series = self.bases.entry(base.to_vec()).or_default();
-        if let Some((&newest, _)) = series.last_key_value() {
-            if start.saturating_add(span) <= newest {
-                return None; // a late event for a window already dropped
-            }
+        if let Some((&newest, _)) = series.last_key_value()
+            && start.saturating_add(span) <= newest
+        {
+            return None; // a late event for a window already dropped
         }
         let v = series.entry(start).or_insert_with(|| {
             self.mem += per_key;
             Number::Int(0)
         });
-        *v = v.add(by);
+        *v = v.plus(by);
         // Drop windows that fell out of retention (relative to the newest).
         let newest = *series.last_key_value().map(|(k, _)| k).unwrap_or(&start);
         while let Some((&oldest, _)) = series.first_key_value() {
@@ -201,8 +217,12 @@ impl Windows {
 
     /// Drops one window key (eviction); returns the bytes released.
     pub fn remove(&mut self, key: &[u8]) -> usize {
-        let Some((base, start)) = Self::parse_key(key) else { return 0 };
-        let Some(series) = self.bases.get_mut(base) else { return 0 };
+        let Some((base, start)) = Self::parse_key(key) else {
+            return 0;
+        };
+        let Some(series) = self.bases.get_mut(base) else {
+            return 0;
+        };
         if series.remove(&start).is_none() {
             return 0;
         }
@@ -212,6 +232,29 @@ impl Windows {
         }
         self.mem = self.mem.saturating_sub(b);
         b
+    }
+
+    /// Drops every window of a base (the eviction unit of window views, so
+    /// that a rebuild reproduces retention exactly); returns bytes released.
+    pub fn remove_base(&mut self, base: &[u8]) -> usize {
+        let Some(series) = self.bases.remove(base) else {
+            return 0;
+        };
+        let b = series.len() * memory::counter_key_bytes(base.len() + 12);
+        self.mem = self.mem.saturating_sub(b);
+        b
+    }
+
+    /// Estimated bytes of all windows of a base.
+    pub fn base_bytes(&self, base: &[u8]) -> usize {
+        self.bases
+            .get(base)
+            .map_or(0, |s| s.len() * memory::counter_key_bytes(base.len() + 12))
+    }
+
+    /// Bases held.
+    pub fn bases(&self) -> impl Iterator<Item = &[u8]> {
+        self.bases.keys().map(Vec::as_slice)
     }
 
     /// All window keys held.
@@ -261,7 +304,12 @@ pub struct Buckets {
 impl Buckets {
     /// Buckets of `bucket_ms` (> 0) with a retention.
     pub fn new(bucket_ms: u64, retention: Retention) -> Self {
-        Buckets { bucket_ms: bucket_ms.max(1), retention, series: HashMap::new(), mem: 0 }
+        Buckets {
+            bucket_ms: bucket_ms.max(1),
+            retention,
+            series: HashMap::new(),
+            mem: 0,
+        }
     }
 
     fn span(&self) -> u64 {
@@ -280,10 +328,10 @@ impl Buckets {
         let span = self.span();
         let key_new = !self.series.contains_key(key);
         let s = self.series.entry(key.to_vec()).or_default();
-        if let Some((&newest, _)) = s.last_key_value() {
-            if start.saturating_add(span) <= newest {
-                return false;
-            }
+        if let Some((&newest, _)) = s.last_key_value()
+            && start.saturating_add(span) <= newest
+        {
+            return false;
         }
         if key_new {
             self.mem += memory::counter_key_bytes(key.len());
@@ -293,7 +341,7 @@ impl Buckets {
             Bucket::default()
         });
         b.count += 1;
-        b.sum = b.sum.add(by);
+        b.sum = b.sum.plus(by);
         let newest = *s.last_key_value().map(|(k, _)| k).unwrap_or(&start);
         while let Some((&oldest, _)) = s.first_key_value() {
             if oldest.saturating_add(span) <= newest {
@@ -311,18 +359,26 @@ impl Buckets {
         if from_ms > to_ms {
             return Vec::new();
         }
-        self.series.get(key).map(|s| s.range(from_ms..=to_ms).map(|(k, v)| (*k, *v)).collect()).unwrap_or_default()
+        self.series
+            .get(key)
+            .map(|s| s.range(from_ms..=to_ms).map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default()
     }
 
     /// The total count and sum over all retained buckets (GET on the key).
     pub fn total(&self, key: &[u8]) -> Option<Bucket> {
         let s = self.series.get(key)?;
-        Some(s.values().fold(Bucket::default(), |acc, b| Bucket { count: acc.count + b.count, sum: acc.sum.add(b.sum) }))
+        Some(s.values().fold(Bucket::default(), |acc, b| Bucket {
+            count: acc.count + b.count,
+            sum: acc.sum.plus(b.sum),
+        }))
     }
 
     /// Drops a series (eviction); returns the bytes released.
     pub fn remove(&mut self, key: &[u8]) -> usize {
-        let Some(s) = self.series.remove(key) else { return 0 };
+        let Some(s) = self.series.remove(key) else {
+            return 0;
+        };
         let b = memory::counter_key_bytes(key.len()) + s.len() * memory::BUCKET_BYTES;
         self.mem = self.mem.saturating_sub(b);
         b
@@ -331,6 +387,13 @@ impl Buckets {
     /// Keys held.
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
         self.series.keys().map(Vec::as_slice)
+    }
+
+    /// Estimated bytes of one series (0 if absent).
+    pub fn key_bytes(&self, key: &[u8]) -> usize {
+        self.series.get(key).map_or(0, |s| {
+            memory::counter_key_bytes(key.len()) + s.len() * memory::BUCKET_BYTES
+        })
     }
 
     /// Estimated bytes.
@@ -350,9 +413,14 @@ mod tests {
         assert_eq!(Number::parse(b"1.5"), Some(Number::Float(1.5)));
         assert_eq!(Number::parse(b"abc"), None);
         assert_eq!(Number::parse(b"inf"), None);
-        let n = Number::Int(1).add(Number::Float(0.1)).add(Number::Float(0.2));
+        let n = Number::Int(1)
+            .plus(Number::Float(0.1))
+            .plus(Number::Float(0.2));
         assert_eq!(n.format(), "1.3");
-        assert_eq!(Number::Int(i64::MAX).add(Number::Int(1)), Number::Float(9223372036854775808.0));
+        assert_eq!(
+            Number::Int(i64::MAX).plus(Number::Int(1)),
+            Number::Float(9223372036854775808.0)
+        );
         assert_eq!(Number::Int(-7).format(), "-7");
         assert_eq!(Number::Float(3.0).format(), "3");
     }
@@ -374,16 +442,28 @@ mod tests {
     #[test]
     fn windows_use_event_time_and_retention() {
         let mut w = Windows::new(60_000, 2);
-        let k = w.incr(b"rate:alice", 1_700_000_030_000, Number::Int(1)).unwrap();
+        let k = w
+            .incr(b"rate:alice", 1_700_000_030_000, Number::Int(1))
+            .unwrap();
         assert_eq!(k, b"rate:alice:1699999980".to_vec());
         w.incr(b"rate:alice", 1_700_000_039_999, Number::Int(1));
         assert_eq!(w.get(&k), Some(Number::Int(2)));
-        let k2 = w.incr(b"rate:alice", 1_700_000_040_000, Number::Int(1)).unwrap();
+        let k2 = w
+            .incr(b"rate:alice", 1_700_000_040_000, Number::Int(1))
+            .unwrap();
         assert_eq!(k2, b"rate:alice:1700000040".to_vec());
-        assert_eq!(w.get(&k), Some(Number::Int(2)), "previous window kept (keep=2)");
+        assert_eq!(
+            w.get(&k),
+            Some(Number::Int(2)),
+            "previous window kept (keep=2)"
+        );
         w.incr(b"rate:alice", 1_700_000_100_000, Number::Int(1));
         assert_eq!(w.get(&k), None, "dropped once two newer windows exist");
-        assert_eq!(w.incr(b"rate:alice", 1_700_000_030_000, Number::Int(1)), None, "late event ignored");
+        assert_eq!(
+            w.incr(b"rate:alice", 1_700_000_030_000, Number::Int(1)),
+            None,
+            "late event ignored"
+        );
         assert_eq!(w.keys().len(), 2);
         assert!(w.remove(&k2) > 0);
         assert_eq!(Windows::parse_key(b"a:b:60"), Some((&b"a:b"[..], 60_000)));
@@ -396,7 +476,10 @@ mod tests {
             assert!(b.add(b"s", t, Number::Int(2)));
         }
         let r = b.range(b"s", 0, u64::MAX);
-        assert_eq!(r.iter().map(|(s, x)| (*s, x.count)).collect::<Vec<_>>(), vec![(1000, 1), (2000, 2), (3000, 1)]);
+        assert_eq!(
+            r.iter().map(|(s, x)| (*s, x.count)).collect::<Vec<_>>(),
+            vec![(1000, 1), (2000, 2), (3000, 1)]
+        );
         assert!(!b.add(b"s", 500, Number::Int(1)), "older than retention");
         assert_eq!(b.total(b"s").unwrap().sum, Number::Int(8));
         assert_eq!(b.range(b"s", 2000, 2999).len(), 1);

@@ -27,7 +27,9 @@ pub enum CmdError {
     #[error("ERR min or max not valid string range item")]
     LexRangeItem,
     /// LIMIT given to a rank range.
-    #[error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")]
+    #[error(
+        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+    )]
     LimitWithRank,
     /// WITHSCORES given to a lexicographic range.
     #[error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")]
@@ -77,7 +79,9 @@ pub enum CmdError {
     #[error("ERR could not decode requested zset member")]
     MemberNotFound,
     /// GEORADIUS STORE combined with WITH* options.
-    #[error("ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options")]
+    #[error(
+        "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+    )]
     StoreWithOptions,
     /// A VIEW.* definition error (our own command family).
     #[error("ERR {0}")]
@@ -90,8 +94,14 @@ mod tests {
 
     #[test]
     fn lonlat_error_uses_six_decimals() {
-        let e = CmdError::InvalidLonLat { lon: 200.0, lat: 100.0 };
-        assert_eq!(e.to_string(), "ERR invalid longitude,latitude pair 200.000000,100.000000");
+        let e = CmdError::InvalidLonLat {
+            lon: 200.0,
+            lat: 100.0,
+        };
+        assert_eq!(
+            e.to_string(),
+            "ERR invalid longitude,latitude pair 200.000000,100.000000"
+        );
         assert_eq!(
             CmdError::NeedOneBy("geosearch".into()).to_string(),
             "ERR exactly one of BYRADIUS and BYBOX can be specified for geosearch"

@@ -185,7 +185,9 @@ fn mentions_inf(s: &[u8]) -> bool {
 
 fn has_nonzero_digit(s: &[u8]) -> bool {
     // Digits of the mantissa only: stop at an exponent marker.
-    let hex = s.windows(2).any(|w| w[0] == b'0' && (w[1] == b'x' || w[1] == b'X'));
+    let hex = s
+        .windows(2)
+        .any(|w| w[0] == b'0' && (w[1] == b'x' || w[1] == b'X'));
     for (idx, &c) in s.iter().enumerate() {
         if hex {
             if idx > 1 && (c == b'p' || c == b'P') {
@@ -249,7 +251,11 @@ pub fn format_double(d: f64) -> String {
         return "nan".into();
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     const P: i32 = 17;
     let sci = format!("{:.16e}", d);
@@ -376,7 +382,17 @@ mod tests {
         assert_eq!(parse_i64(b"-1"), Some(-1));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b"01"[..], b"+1", b"-0", b" 1", b"1 ", b"", b"-", b"0.5", b"99999999999999999999"] {
+        for bad in [
+            &b"01"[..],
+            b"+1",
+            b"-0",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-",
+            b"0.5",
+            b"99999999999999999999",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -55,9 +55,15 @@ pub struct SearchArea {
 }
 
 /// The coordinate ranges of stored scores.
-pub const WGS84_LON: Range = Range { min: GEO_LONG_MIN, max: GEO_LONG_MAX };
+pub const WGS84_LON: Range = Range {
+    min: GEO_LONG_MIN,
+    max: GEO_LONG_MAX,
+};
 /// Latitude range of stored scores.
-pub const WGS84_LAT: Range = Range { min: GEO_LAT_MIN, max: GEO_LAT_MAX };
+pub const WGS84_LAT: Range = Range {
+    min: GEO_LAT_MIN,
+    max: GEO_LAT_MAX,
+};
 
 fn spread(v: u32) -> u64 {
     let mut x = u64::from(v);
@@ -83,7 +89,8 @@ pub fn encode(lon_r: Range, lat_r: Range, lon: f64, lat: f64, step: u8) -> Optio
     if step == 0 || step > 32 {
         return None;
     }
-    if !(GEO_LONG_MIN..=GEO_LONG_MAX).contains(&lon) || !(GEO_LAT_MIN..=GEO_LAT_MAX).contains(&lat) {
+    if !(GEO_LONG_MIN..=GEO_LONG_MAX).contains(&lon) || !(GEO_LAT_MIN..=GEO_LAT_MAX).contains(&lat)
+    {
         return None;
     }
     if lon < lon_r.min || lon > lon_r.max || lat < lat_r.min || lat > lat_r.max {
@@ -124,7 +131,10 @@ pub fn decode(lon_r: Range, lat_r: Range, h: HashBits) -> Area {
 /// Decodes a stored score to the centre of its cell, `[lon, lat]`.
 pub fn decode_score(score: f64) -> [f64; 2] {
     // C casts the double to uint64_t; scores of geo members are integers.
-    let h = HashBits { bits: score as u64, step: GEO_STEP_MAX };
+    let h = HashBits {
+        bits: score as u64,
+        step: GEO_STEP_MAX,
+    };
     let a = decode(WGS84_LON, WGS84_LAT, h);
     let lon = ((a.lon.min + a.lon.max) / 2.0).clamp(GEO_LONG_MIN, GEO_LONG_MAX);
     let lat = ((a.lat.min + a.lat.max) / 2.0).clamp(GEO_LAT_MIN, GEO_LAT_MAX);
@@ -317,10 +327,23 @@ pub fn search_area(lon: f64, lat: f64, s: ShapeMeters) -> SearchArea {
 pub fn geohash_string(score: f64) -> Option<String> {
     const ALPHABET: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
     let [lon, lat] = decode_score(score);
-    let h = encode(WGS84_LON, Range { min: -90.0, max: 90.0 }, lon, lat, 26)?;
+    let h = encode(
+        WGS84_LON,
+        Range {
+            min: -90.0,
+            max: 90.0,
+        },
+        lon,
+        lat,
+        26,
+    )?;
     let mut s = String::with_capacity(11);
     for i in 0..11 {
-        let idx = if i == 10 { 0 } else { ((h.bits >> (52 - (i + 1) * 5)) & 0x1f) as usize };
+        let idx = if i == 10 {
+            0
+        } else {
+            ((h.bits >> (52 - (i + 1) * 5)) & 0x1f) as usize
+        };
         s.push(char::from(ALPHABET[idx]));
     }
     Some(s)

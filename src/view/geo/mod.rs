@@ -15,13 +15,13 @@ mod query;
 mod tests;
 
 pub use query::{
-    parse_geodist, parse_geohash, parse_geopos, parse_geosearch, GeoCmd, GeoDistQuery, GeoMembersQuery,
-    GeoQuery, ShapeQuery, Sort, Unit,
+    GeoCmd, GeoDistQuery, GeoMembersQuery, GeoQuery, ShapeQuery, Sort, Unit, parse_geodist,
+    parse_geohash, parse_geopos, parse_geosearch,
 };
 
-use crate::view::zset::ZSet;
 use crate::view::CmdError;
-use hash::{decode_score, distance, search_area, ShapeMeters};
+use crate::view::zset::ZSet;
+use hash::{ShapeMeters, decode_score, distance, search_area};
 
 /// The score a GEOADD of `lon lat` stores, or Redis's out-of-range error.
 pub fn geo_score(lon: f64, lat: f64) -> Result<f64, CmdError> {
@@ -83,11 +83,16 @@ pub enum Shape {
 impl Shape {
     fn meters(self, conv: f64) -> ShapeMeters {
         match self {
-            Shape::Radius(r) => ShapeMeters { half_width: conv * r, half_height: conv * r, radius: r * conv },
+            Shape::Radius(r) => ShapeMeters {
+                half_width: conv * r,
+                half_height: conv * r,
+                radius: r * conv,
+            },
             Shape::Box { width, height } => ShapeMeters {
                 half_width: conv * width / 2.0,
                 half_height: conv * height / 2.0,
-                radius: ((width / 2.0) * (width / 2.0) + (height / 2.0) * (height / 2.0)).sqrt() * conv,
+                radius: ((width / 2.0) * (width / 2.0) + (height / 2.0) * (height / 2.0)).sqrt()
+                    * conv,
             },
         }
     }
@@ -132,11 +137,20 @@ pub fn search(z: &ZSet, center: [f64; 2], shape: Shape, conv: f64, limit: usize)
             break;
         }
         let min = hash::align52(*cell) as f64;
-        let max = hash::align52(hash::HashBits { bits: cell.bits + 1, step: cell.step }) as f64;
+        let max = hash::align52(hash::HashBits {
+            bits: cell.bits + 1,
+            step: cell.step,
+        }) as f64;
         for (m, s) in z.scores_in(min, max) {
             let p = decode_score(s);
             if let Some(d) = shape.contains(conv, center, p) {
-                out.push(GeoHit { member: m.to_vec(), lon: p[0], lat: p[1], dist: d, hash: s as u64 });
+                out.push(GeoHit {
+                    member: m.to_vec(),
+                    lon: p[0],
+                    lat: p[1],
+                    dist: d,
+                    hash: s as u64,
+                });
             }
             if !out.is_empty() && limit > 0 && out.len() >= limit {
                 break;

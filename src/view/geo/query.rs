@@ -5,10 +5,10 @@
 //! lookups when the key does not exist; the parser therefore takes the key's
 //! set (`None` when absent) and returns a query with the centre resolved.
 
-use super::{check_lon_lat, position, search, GeoHit, Shape};
+use super::{GeoHit, Shape, check_lon_lat, position, search};
+use crate::view::CmdError;
 use crate::view::num::{parse_i64, parse_strict_double};
 use crate::view::zset::ZSet;
-use crate::view::CmdError;
 
 /// Distance units (case-insensitive since Redis 7.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,9 +133,17 @@ impl GeoQuery {
     /// Runs the query on the key's set (pass the same set the parser saw).
     /// Distances in the result are in the query's unit.
     pub fn run(&self, z: Option<&ZSet>) -> Vec<GeoHit> {
-        let (Some(z), Some(sq)) = (z, &self.search) else { return Vec::new() };
+        let (Some(z), Some(sq)) = (z, &self.search) else {
+            return Vec::new();
+        };
         let conv = sq.unit.to_meters();
-        let mut hits = search(z, sq.center, sq.shape, conv, if self.any { self.count } else { 0 });
+        let mut hits = search(
+            z,
+            sq.center,
+            sq.shape,
+            conv,
+            if self.any { self.count } else { 0 },
+        );
         let mut sort = self.sort;
         // COUNT without an order means "the nearest N" (not with ANY).
         if self.count != 0 && sort == Sort::None && !self.any {
@@ -157,7 +165,11 @@ impl GeoQuery {
 }
 
 fn arity(argv: &[&[u8]]) -> CmdError {
-    CmdError::Arity(argv.first().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()).unwrap_or_default())
+    CmdError::Arity(
+        argv.first()
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+            .unwrap_or_default(),
+    )
 }
 
 fn eq(a: &[u8], kw: &str) -> bool {
@@ -184,11 +196,21 @@ fn boxed(w: &[u8], h: &[u8], u: &[u8]) -> Result<(Shape, Unit), CmdError> {
     if h < 0.0 || w < 0.0 {
         return Err(CmdError::NegativeBox);
     }
-    Ok((Shape::Box { width: w, height: h }, Unit::parse(u)?))
+    Ok((
+        Shape::Box {
+            width: w,
+            height: h,
+        },
+        Unit::parse(u)?,
+    ))
 }
 
 /// Parses GEOSEARCH and the GEORADIUS family; `z` is the key's set or `None`.
-pub fn parse_geosearch(cmd: GeoCmd, argv: &[&[u8]], z: Option<&ZSet>) -> Result<GeoQuery, CmdError> {
+pub fn parse_geosearch(
+    cmd: GeoCmd,
+    argv: &[&[u8]],
+    z: Option<&ZSet>,
+) -> Result<GeoQuery, CmdError> {
     if argv.len() < cmd.min_args() {
         return Err(arity(argv));
     }
@@ -279,7 +301,11 @@ pub fn parse_geosearch(cmd: GeoCmd, argv: &[&[u8]], z: Option<&ZSet>) -> Result<
         return Err(CmdError::AnyWithoutCount);
     }
     let search = match (z, center, shape) {
-        (Some(_), Some(center), Some((shape, unit))) => Some(ShapeQuery { center, shape, unit }),
+        (Some(_), Some(center), Some((shape, unit))) => Some(ShapeQuery {
+            center,
+            shape,
+            unit,
+        }),
         _ => None,
     };
     Ok(GeoQuery {
@@ -325,7 +351,12 @@ pub fn parse_geodist(argv: &[&[u8]]) -> Result<GeoDistQuery, CmdError> {
         5 => Unit::parse(argv[4])?,
         _ => return Err(CmdError::Syntax),
     };
-    Ok(GeoDistQuery { key: argv[1].to_vec(), a: argv[2].to_vec(), b: argv[3].to_vec(), unit })
+    Ok(GeoDistQuery {
+        key: argv[1].to_vec(),
+        a: argv[2].to_vec(),
+        b: argv[3].to_vec(),
+        unit,
+    })
 }
 
 /// GEOPOS / GEOHASH key member [member ...].
@@ -340,12 +371,21 @@ pub struct GeoMembersQuery {
 impl GeoMembersQuery {
     /// GEOPOS: `[lon, lat]` per member, `None` for a missing one.
     pub fn positions(&self, z: Option<&ZSet>) -> Vec<Option<[f64; 2]>> {
-        self.members.iter().map(|m| z.and_then(|z| position(z, m))).collect()
+        self.members
+            .iter()
+            .map(|m| z.and_then(|z| position(z, m)))
+            .collect()
     }
 
     /// GEOHASH: the 11-character string per member, `None` for a missing one.
     pub fn hashes(&self, z: Option<&ZSet>) -> Vec<Option<String>> {
-        self.members.iter().map(|m| z.and_then(|z| z.score(m)).and_then(super::hash::geohash_string)).collect()
+        self.members
+            .iter()
+            .map(|m| {
+                z.and_then(|z| z.score(m))
+                    .and_then(super::hash::geohash_string)
+            })
+            .collect()
     }
 }
 
@@ -353,7 +393,10 @@ fn parse_members(argv: &[&[u8]]) -> Result<GeoMembersQuery, CmdError> {
     if argv.len() < 2 {
         return Err(arity(argv));
     }
-    Ok(GeoMembersQuery { key: argv[1].to_vec(), members: argv[2..].iter().map(|m| m.to_vec()).collect() })
+    Ok(GeoMembersQuery {
+        key: argv[1].to_vec(),
+        members: argv[2..].iter().map(|m| m.to_vec()).collect(),
+    })
 }
 
 /// Parses GEOPOS.

@@ -31,9 +31,19 @@ fn scores_hashes_positions_match_redis() {
         let f: Vec<&str> = line.split(' ').collect();
         let score = z.score(f[1].as_bytes()).unwrap();
         assert_eq!(format_double(score), f[4], "score of {}", f[1]);
-        assert_eq!(hash::geohash_string(score).as_deref(), Some(f[5]), "geohash of {}", f[1]);
+        assert_eq!(
+            hash::geohash_string(score).as_deref(),
+            Some(f[5]),
+            "geohash of {}",
+            f[1]
+        );
         let [lon, lat] = position(&z, f[1].as_bytes()).unwrap();
-        assert_eq!((format_human(lon), format_human(lat)), (f[6].to_string(), f[7].to_string()), "pos {}", f[1]);
+        assert_eq!(
+            (format_human(lon), format_human(lat)),
+            (f[6].to_string(), f[7].to_string()),
+            "pos {}",
+            f[1]
+        );
         n += 1;
     }
     assert_eq!(n, 570);
@@ -46,7 +56,11 @@ fn distances_match_redis() {
     for line in DATA.lines().filter(|l| l.starts_with("D ")) {
         let f: Vec<&str> = line.split(' ').collect();
         let q = parse_geodist(&argv(&format!("geodist g {} {} {}", f[1], f[2], f[3]))).unwrap();
-        assert_eq!(q.run(Some(&z)).map(format_distance).as_deref(), Some(f[4]), "{line}");
+        assert_eq!(
+            q.run(Some(&z)).map(format_distance).as_deref(),
+            Some(f[4]),
+            "{line}"
+        );
         n += 1;
     }
     assert!(n > 300);
@@ -82,7 +96,13 @@ fn searches_match_redis() {
             .map(|h| {
                 let m = String::from_utf8_lossy(&h.member).into_owned();
                 if kind == "Q" {
-                    format!("{m} {} {} {} {}", format_distance(h.dist), h.hash, format_human(h.lon), format_human(h.lat))
+                    format!(
+                        "{m} {} {} {} {}",
+                        format_distance(h.dist),
+                        h.hash,
+                        format_human(h.lon),
+                        format_human(h.lat)
+                    )
                 } else {
                     format!("{m} {}", format_distance(h.dist))
                 }
@@ -107,30 +127,96 @@ fn errors_match_redis() {
     z.insert(b"Catania", geo_score(15.087269, 37.502669).unwrap());
     let z = Some(&z);
     let cases = [
-        ("geosearch g frommember Palermo byradius 2000 km any", "ERR the ANY argument requires COUNT argument"),
-        ("geosearch g frommember Palermo byradius 2000 km count 0", "ERR COUNT must be > 0"),
-        ("geosearch g frommember Palermo byradius -1 km", "ERR radius cannot be negative"),
-        ("geosearch g frommember Palermo bybox -1 2 km", "ERR height or width cannot be negative"),
-        ("geosearch g frommember Palermo byradius a km", "ERR need numeric radius"),
-        ("geosearch g frommember Palermo bybox a 2 km", "ERR need numeric width"),
-        ("geosearch g frommember Palermo bybox 1 a km", "ERR need numeric height"),
-        ("geosearch g frommember Palermo byradius 1 yd", "ERR unsupported unit provided. please use M, KM, FT, MI"),
-        ("geosearch g frommember nope byradius 1 km", "ERR could not decode requested zset member"),
-        ("geosearch g fromlonlat 1 2 frommember Palermo byradius 1 km", "ERR syntax error"),
-        ("geosearch g byradius 1 km", "ERR wrong number of arguments for 'geosearch' command"),
-        ("geosearch g frommember Palermo byradius 1 km bybox 1 1 km", "ERR syntax error"),
-        ("geosearch g fromlonlat 200 2 byradius 1 km", "ERR invalid longitude,latitude pair 200.000000,2.000000"),
-        ("geosearch g fromlonlat 1 100 byradius 1 km", "ERR invalid longitude,latitude pair 1.000000,100.000000"),
-        ("geosearch g fromlonlat a 2 byradius 1 km", "ERR value is not a valid float"),
-        ("geosearch g frommember Palermo byradius 1 km foo", "ERR syntax error"),
-        ("GEOSEARCH g fromlonlat 15 37 asc withdist", "ERR exactly one of BYRADIUS and BYBOX can be specified for GEOSEARCH"),
-        ("geosearch g byradius 1 km asc withdist", "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for geosearch"),
-        ("georadius g 15 37 200 km store x withdist", "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options"),
-        ("georadius g 15 37 200", "ERR wrong number of arguments for 'georadius' command"),
+        (
+            "geosearch g frommember Palermo byradius 2000 km any",
+            "ERR the ANY argument requires COUNT argument",
+        ),
+        (
+            "geosearch g frommember Palermo byradius 2000 km count 0",
+            "ERR COUNT must be > 0",
+        ),
+        (
+            "geosearch g frommember Palermo byradius -1 km",
+            "ERR radius cannot be negative",
+        ),
+        (
+            "geosearch g frommember Palermo bybox -1 2 km",
+            "ERR height or width cannot be negative",
+        ),
+        (
+            "geosearch g frommember Palermo byradius a km",
+            "ERR need numeric radius",
+        ),
+        (
+            "geosearch g frommember Palermo bybox a 2 km",
+            "ERR need numeric width",
+        ),
+        (
+            "geosearch g frommember Palermo bybox 1 a km",
+            "ERR need numeric height",
+        ),
+        (
+            "geosearch g frommember Palermo byradius 1 yd",
+            "ERR unsupported unit provided. please use M, KM, FT, MI",
+        ),
+        (
+            "geosearch g frommember nope byradius 1 km",
+            "ERR could not decode requested zset member",
+        ),
+        (
+            "geosearch g fromlonlat 1 2 frommember Palermo byradius 1 km",
+            "ERR syntax error",
+        ),
+        (
+            "geosearch g byradius 1 km",
+            "ERR wrong number of arguments for 'geosearch' command",
+        ),
+        (
+            "geosearch g frommember Palermo byradius 1 km bybox 1 1 km",
+            "ERR syntax error",
+        ),
+        (
+            "geosearch g fromlonlat 200 2 byradius 1 km",
+            "ERR invalid longitude,latitude pair 200.000000,2.000000",
+        ),
+        (
+            "geosearch g fromlonlat 1 100 byradius 1 km",
+            "ERR invalid longitude,latitude pair 1.000000,100.000000",
+        ),
+        (
+            "geosearch g fromlonlat a 2 byradius 1 km",
+            "ERR value is not a valid float",
+        ),
+        (
+            "geosearch g frommember Palermo byradius 1 km foo",
+            "ERR syntax error",
+        ),
+        (
+            "GEOSEARCH g fromlonlat 15 37 asc withdist",
+            "ERR exactly one of BYRADIUS and BYBOX can be specified for GEOSEARCH",
+        ),
+        (
+            "geosearch g byradius 1 km asc withdist",
+            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for geosearch",
+        ),
+        (
+            "georadius g 15 37 200 km store x withdist",
+            "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
+        ),
+        (
+            "georadius g 15 37 200",
+            "ERR wrong number of arguments for 'georadius' command",
+        ),
         ("georadius g 15 37 200 km count", "ERR syntax error"),
-        ("georadius g 15 37 200 km count a", "ERR value is not an integer or out of range"),
+        (
+            "georadius g 15 37 200 km count a",
+            "ERR value is not an integer or out of range",
+        ),
         ("georadius_ro g 15 37 200 km store x", "ERR syntax error"),
-        ("georadiusbymember g nope 200 km", "ERR could not decode requested zset member"),
+        (
+            "georadiusbymember g nope 200 km",
+            "ERR could not decode requested zset member",
+        ),
     ];
     for (cmd, want) in cases {
         assert_eq!(err(cmd, z), want, "{cmd}");
@@ -142,11 +228,19 @@ fn errors_match_redis() {
     let a = argv("georadiusbymember nokey m -1 km");
     assert!(parse_geosearch(GeoCmd::GeoRadiusByMember, &a, None).is_ok());
     assert_eq!(
-        parse_geodist(&argv("geodist g Palermo Catania foo")).unwrap_err().to_string(),
+        parse_geodist(&argv("geodist g Palermo Catania foo"))
+            .unwrap_err()
+            .to_string(),
         "ERR unsupported unit provided. please use M, KM, FT, MI"
     );
-    assert_eq!(parse_geodist(&argv("geodist g a b km x")).unwrap_err(), CmdError::Syntax);
-    assert_eq!(geo_score(200.0, 100.0).unwrap_err().to_string(), "ERR invalid longitude,latitude pair 200.000000,100.000000");
+    assert_eq!(
+        parse_geodist(&argv("geodist g a b km x")).unwrap_err(),
+        CmdError::Syntax
+    );
+    assert_eq!(
+        geo_score(200.0, 100.0).unwrap_err().to_string(),
+        "ERR invalid longitude,latitude pair 200.000000,100.000000"
+    );
 }
 
 #[test]
@@ -157,17 +251,41 @@ fn legacy_forms_match_redis() {
     let show = |cmd: &str| -> Vec<String> {
         let a = argv(cmd);
         let q = parse_geosearch(GeoCmd::from_name(a[0]).unwrap(), &a, Some(&z)).unwrap();
-        q.run(Some(&z)).iter().map(|h| format!("{} {}", String::from_utf8_lossy(&h.member), format_distance(h.dist))).collect()
+        q.run(Some(&z))
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} {}",
+                    String::from_utf8_lossy(&h.member),
+                    format_distance(h.dist)
+                )
+            })
+            .collect()
     };
     // redis-server 7.0.15 replies (GEORADIUS without ASC keeps scan order).
-    assert_eq!(show("georadius g 15 37 200 km withdist"), ["Palermo 190.4424", "Catania 56.4413"]);
-    assert_eq!(show("georadiusbymember g Palermo 200 km withdist asc"), ["Palermo 0.0000", "Catania 166.2742"]);
-    assert_eq!(show("geosearch g frommember Palermo bybox 400 400 km desc"), ["Catania 166.2742", "Palermo 0.0000"]);
+    assert_eq!(
+        show("georadius g 15 37 200 km withdist"),
+        ["Palermo 190.4424", "Catania 56.4413"]
+    );
+    assert_eq!(
+        show("georadiusbymember g Palermo 200 km withdist asc"),
+        ["Palermo 0.0000", "Catania 166.2742"]
+    );
+    assert_eq!(
+        show("geosearch g frommember Palermo bybox 400 400 km desc"),
+        ["Catania 166.2742", "Palermo 0.0000"]
+    );
     let q = parse_geohash(&argv("geohash g Palermo Catania nope")).unwrap();
-    assert_eq!(q.hashes(Some(&z)), [Some("sqc8b49rny0".into()), Some("sqdtr74hyu0".into()), None]);
+    assert_eq!(
+        q.hashes(Some(&z)),
+        [Some("sqc8b49rny0".into()), Some("sqdtr74hyu0".into()), None]
+    );
     let q = parse_geopos(&argv("geopos g Palermo nope")).unwrap();
     let p = q.positions(Some(&z));
     assert_eq!(format_human(p[0].unwrap()[0]), "13.36138933897018433");
     assert_eq!(p[1], None);
-    assert_eq!(format_double(z.score(b"Palermo").unwrap()), "3479099956230698");
+    assert_eq!(
+        format_double(z.score(b"Palermo").unwrap()),
+        "3479099956230698"
+    );
 }

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use query::{
-    parse_zcount, parse_zmscore, parse_zrange, parse_zrank, parse_zscore, Limit, RangeKind,
-    RankQuery, ZCountQuery, ZMScoreQuery, ZRangeCmd, ZRangeQuery, ZScoreQuery,
+    Limit, RangeKind, RankQuery, ZCountQuery, ZMScoreQuery, ZRangeCmd, ZRangeQuery, ZScoreQuery,
+    parse_zcount, parse_zmscore, parse_zrange, parse_zrank, parse_zscore,
 };
 
 use crate::memory;
@@ -36,15 +36,27 @@ pub struct ScoreRange {
 
 impl ScoreRange {
     /// All scores.
-    pub const ALL: ScoreRange =
-        ScoreRange { min: f64::NEG_INFINITY, max: f64::INFINITY, minex: false, maxex: false };
+    pub const ALL: ScoreRange = ScoreRange {
+        min: f64::NEG_INFINITY,
+        max: f64::INFINITY,
+        minex: false,
+        maxex: false,
+    };
 
     fn gte_min(&self, v: f64) -> bool {
-        if self.minex { v > self.min } else { v >= self.min }
+        if self.minex {
+            v > self.min
+        } else {
+            v >= self.min
+        }
     }
 
     fn lte_max(&self, v: f64) -> bool {
-        if self.maxex { v < self.max } else { v <= self.max }
+        if self.maxex {
+            v < self.max
+        } else {
+            v <= self.max
+        }
     }
 
     /// True when no score can match (Redis checks this before walking).
@@ -192,7 +204,13 @@ impl ZSet {
     /// ZADD with flags; `incr` makes it ZADD INCR / ZINCRBY.
     ///
     /// GT/LT only gate updates, never additions (as in Redis).
-    pub fn add(&mut self, member: &[u8], score: f64, flags: AddFlags, incr: bool) -> Result<AddOutcome, crate::view::CmdError> {
+    pub fn add(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        flags: AddFlags,
+        incr: bool,
+    ) -> Result<AddOutcome, crate::view::CmdError> {
         match self.score(member) {
             Some(cur) => {
                 if flags.nx {
@@ -226,7 +244,9 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let old = self.scores.remove(member)?;
         self.tree.remove(old, member);
-        self.mem = self.mem.saturating_sub(memory::zset_member_bytes(member.len()));
+        self.mem = self
+            .mem
+            .saturating_sub(memory::zset_member_bytes(member.len()));
         Some(old)
     }
 
@@ -252,7 +272,11 @@ impl ZSet {
     /// Elements in rank order from `rank` (ascending, or descending if `rev`,
     /// where `rank` is then counted from the top).
     pub fn iter_from(&self, rank: usize, rev: bool) -> impl Iterator<Item = (&[u8], f64)> + '_ {
-        let start = if rev { self.len().checked_sub(rank + 1).unwrap_or(usize::MAX) } else { rank };
+        let start = if rev {
+            self.len().checked_sub(rank + 1).unwrap_or(usize::MAX)
+        } else {
+            rank
+        };
         self.tree.cursor(start, rev)
     }
 
@@ -299,7 +323,12 @@ impl ZSet {
         (start, end.max(start))
     }
 
-    fn slice_ranks(&self, (start, end): (usize, usize), rev: bool, limit: Option<Limit>) -> Vec<(&[u8], f64)> {
+    fn slice_ranks(
+        &self,
+        (start, end): (usize, usize),
+        rev: bool,
+        limit: Option<Limit>,
+    ) -> Vec<(&[u8], f64)> {
         let total = end - start;
         let (offset, count) = match limit {
             None => (0usize, total),
@@ -308,7 +337,11 @@ impl ZSet {
                     return Vec::new();
                 }
                 let off = usize::try_from(offset).unwrap_or(usize::MAX);
-                let cnt = if count < 0 { total } else { usize::try_from(count).unwrap_or(usize::MAX) };
+                let cnt = if count < 0 {
+                    total
+                } else {
+                    usize::try_from(count).unwrap_or(usize::MAX)
+                };
                 (off, cnt)
             }
         };
@@ -325,18 +358,33 @@ impl ZSet {
     }
 
     /// ZRANGE BYSCORE [REV] [LIMIT].
-    pub fn range_by_score(&self, range: &ScoreRange, rev: bool, limit: Option<Limit>) -> Vec<(&[u8], f64)> {
+    pub fn range_by_score(
+        &self,
+        range: &ScoreRange,
+        rev: bool,
+        limit: Option<Limit>,
+    ) -> Vec<(&[u8], f64)> {
         self.slice_ranks(self.score_bounds(range), rev, limit)
     }
 
     /// ZRANGE BYLEX [REV] [LIMIT].
-    pub fn range_by_lex(&self, range: &LexRange, rev: bool, limit: Option<Limit>) -> Vec<(&[u8], f64)> {
+    pub fn range_by_lex(
+        &self,
+        range: &LexRange,
+        rev: bool,
+        limit: Option<Limit>,
+    ) -> Vec<(&[u8], f64)> {
         self.slice_ranks(self.lex_bounds(range), rev, limit)
     }
 
     /// Elements with `min <= score < max`, ascending (the geo box scan).
     pub fn scores_in(&self, min: f64, max: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
-        let range = ScoreRange { min, max, minex: false, maxex: true };
+        let range = ScoreRange {
+            min,
+            max,
+            minex: false,
+            maxex: true,
+        };
         let (start, end) = self.score_bounds(&range);
         self.tree.cursor(start, false).take(end - start)
     }

@@ -6,8 +6,8 @@
 //! first error reported is the one Redis reports.
 
 use super::{LexBound, LexRange, ScoreRange, ZSet};
-use crate::view::num::{parse_i64, parse_range_double};
 use crate::view::CmdError;
+use crate::view::num::{parse_i64, parse_range_double};
 
 /// LIMIT offset count (a negative count means "all from offset").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,10 @@ pub struct Limit {
 
 impl Default for Limit {
     fn default() -> Self {
-        Limit { offset: 0, count: -1 }
+        Limit {
+            offset: 0,
+            count: -1,
+        }
     }
 }
 
@@ -100,7 +103,9 @@ impl ZRangeQuery {
 }
 
 fn arity(argv: &[&[u8]]) -> CmdError {
-    let name = argv.first().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase());
+    let name = argv
+        .first()
+        .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase());
     CmdError::Arity(name.unwrap_or_default())
 }
 
@@ -124,7 +129,12 @@ pub fn parse_score_bound(a: &[u8]) -> Option<(f64, bool)> {
 pub fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
     let (min, minex) = parse_score_bound(min).ok_or(CmdError::MinMaxNotFloat)?;
     let (max, maxex) = parse_score_bound(max).ok_or(CmdError::MinMaxNotFloat)?;
-    Ok(ScoreRange { min, max, minex, maxex })
+    Ok(ScoreRange {
+        min,
+        max,
+        minex,
+        maxex,
+    })
 }
 
 fn parse_lex_bound(a: &[u8]) -> Option<LexBound> {
@@ -174,7 +184,10 @@ pub fn parse_zrange(cmd: ZRangeCmd, argv: &[&[u8]]) -> Result<ZRangeQuery, CmdEr
         if eq(a, "withscores") {
             withscores = true;
         } else if eq(a, "limit") && left >= 2 {
-            limit = Limit { offset: int(argv[j + 1])?, count: int(argv[j + 2])? };
+            limit = Limit {
+                offset: int(argv[j + 1])?,
+                count: int(argv[j + 2])?,
+            };
             j += 2;
         } else if rev.is_none() && eq(a, "rev") {
             rev = Some(true);
@@ -205,9 +218,18 @@ pub fn parse_zrange(cmd: ZRangeCmd, argv: &[&[u8]]) -> Result<ZRangeQuery, CmdEr
     let kind = match ty {
         Type::Score => RangeKind::Score(parse_score_range(lo, hi)?),
         Type::Lex => RangeKind::Lex(parse_lex_range(lo, hi)?),
-        _ => RangeKind::Rank { start: int(lo)?, stop: int(hi)? },
+        _ => RangeKind::Rank {
+            start: int(lo)?,
+            stop: int(hi)?,
+        },
     };
-    Ok(ZRangeQuery { key: argv[1].to_vec(), kind, rev, limit, withscores })
+    Ok(ZRangeQuery {
+        key: argv[1].to_vec(),
+        kind,
+        rev,
+        limit,
+        withscores,
+    })
 }
 
 /// ZCOUNT key min max.
@@ -224,7 +246,10 @@ pub fn parse_zcount(argv: &[&[u8]]) -> Result<ZCountQuery, CmdError> {
     if argv.len() != 4 {
         return Err(arity(argv));
     }
-    Ok(ZCountQuery { key: argv[1].to_vec(), range: parse_score_range(argv[2], argv[3])? })
+    Ok(ZCountQuery {
+        key: argv[1].to_vec(),
+        range: parse_score_range(argv[2], argv[3])?,
+    })
 }
 
 /// ZRANK / ZREVRANK key member [WITHSCORE].
@@ -250,7 +275,12 @@ pub fn parse_zrank(argv: &[&[u8]], rev: bool) -> Result<RankQuery, CmdError> {
         Some(a) if eq(a, "withscore") => true,
         Some(_) => return Err(CmdError::Syntax),
     };
-    Ok(RankQuery { key: argv[1].to_vec(), member: argv[2].to_vec(), rev, withscore })
+    Ok(RankQuery {
+        key: argv[1].to_vec(),
+        member: argv[2].to_vec(),
+        rev,
+        withscore,
+    })
 }
 
 /// ZSCORE key member.
@@ -267,7 +297,10 @@ pub fn parse_zscore(argv: &[&[u8]]) -> Result<ZScoreQuery, CmdError> {
     if argv.len() != 3 {
         return Err(arity(argv));
     }
-    Ok(ZScoreQuery { key: argv[1].to_vec(), member: argv[2].to_vec() })
+    Ok(ZScoreQuery {
+        key: argv[1].to_vec(),
+        member: argv[2].to_vec(),
+    })
 }
 
 /// ZMSCORE key member [member ...].
@@ -284,5 +317,8 @@ pub fn parse_zmscore(argv: &[&[u8]]) -> Result<ZMScoreQuery, CmdError> {
     if argv.len() < 3 {
         return Err(arity(argv));
     }
-    Ok(ZMScoreQuery { key: argv[1].to_vec(), members: argv[2..].iter().map(|m| m.to_vec()).collect() })
+    Ok(ZMScoreQuery {
+        key: argv[1].to_vec(),
+        members: argv[2..].iter().map(|m| m.to_vec()).collect(),
+    })
 }

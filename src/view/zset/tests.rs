@@ -1,6 +1,6 @@
 use super::*;
-use crate::view::num::format_double;
 use crate::view::CmdError;
+use crate::view::num::format_double;
 use proptest::prelude::*;
 
 /// The set used for the differential cases below (same ZADD on redis-server 7.0.15).
@@ -48,12 +48,18 @@ fn replies_match_redis() {
     let z = redis_fixture();
     // Expected replies captured from redis-server 7.0.15 with redis-cli.
     let cases = [
-        ("zrange z 0 -1 withscores", "f -inf j 1.0000000000000001e-05 k 0.0001 d 0.10000000000000001 a 1 b 1.5 c 2 h 3.0000000000000004 i 1.2345678901234568e+17 e 1e+20 g inf"),
+        (
+            "zrange z 0 -1 withscores",
+            "f -inf j 1.0000000000000001e-05 k 0.0001 d 0.10000000000000001 a 1 b 1.5 c 2 h 3.0000000000000004 i 1.2345678901234568e+17 e 1e+20 g inf",
+        ),
         ("zrange z (1 2 byscore limit 0 -1 withscores", "b 1.5 c 2"),
         ("zrange z 2 (1 byscore rev", "c b"),
         ("zrange z +inf -inf byscore rev limit 1 2", "e i"),
         ("zrange z 0 1 rev withscores withscores", "g inf e 1e+20"),
-        ("zrangebyscore z -inf +inf limit 1 -1", "j k d a b c h i e g"),
+        (
+            "zrangebyscore z -inf +inf limit 1 -1",
+            "j k d a b c h i e g",
+        ),
         ("zrangebyscore z -inf +inf limit -1 2", ""),
         ("zrevrangebylex z + -", "g e i h c b a d k j f"),
         ("zrangebylex z + -", ""),
@@ -79,28 +85,70 @@ fn replies_match_redis() {
 fn errors_match_redis() {
     let z = redis_fixture();
     let cases = [
-        ("zrange z a b", "ERR value is not an integer or out of range"),
+        (
+            "zrange z a b",
+            "ERR value is not an integer or out of range",
+        ),
         ("zrange z 0 1 byscore limit", "ERR syntax error"),
-        ("zrange z 0 1 limit 0 1", "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"),
-        ("zrange z a b bylex", "ERR min or max not valid string range item"),
-        ("zrange z [a b bylex", "ERR min or max not valid string range item"),
-        ("zrange z 0 1 bylex withscores", "ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
+        (
+            "zrange z 0 1 limit 0 1",
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ),
+        (
+            "zrange z a b bylex",
+            "ERR min or max not valid string range item",
+        ),
+        (
+            "zrange z [a b bylex",
+            "ERR min or max not valid string range item",
+        ),
+        (
+            "zrange z 0 1 bylex withscores",
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ),
         ("zrange z 0 1 byscore bylex", "ERR syntax error"),
         ("zrange z 0 1 foo", "ERR syntax error"),
         ("zrangebyscore z a 1", "ERR min or max is not a float"),
-        ("zrangebyscore z 0 1 limit a 1", "ERR value is not an integer or out of range"),
+        (
+            "zrangebyscore z 0 1 limit a 1",
+            "ERR value is not an integer or out of range",
+        ),
         ("zrangebyscore z 0 1 limit 0", "ERR syntax error"),
-        ("zrangebylex z - + withscores", "ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
+        (
+            "zrangebylex z - + withscores",
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ),
         ("zrevrange z 0 1 withscore", "ERR syntax error"),
-        ("zrevrange z a 1", "ERR value is not an integer or out of range"),
-        ("zrange z 0", "ERR wrong number of arguments for 'zrange' command"),
-        ("zrangebyscore z 0 1 limit 0 1 withscores foo", "ERR syntax error"),
+        (
+            "zrevrange z a 1",
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            "zrange z 0",
+            "ERR wrong number of arguments for 'zrange' command",
+        ),
+        (
+            "zrangebyscore z 0 1 limit 0 1 withscores foo",
+            "ERR syntax error",
+        ),
         ("zrange z nan 1 byscore", "ERR min or max is not a float"),
         ("zrange z (nan 1 byscore", "ERR min or max is not a float"),
-        ("zrange z 0 99999999999999999999", "ERR value is not an integer or out of range"),
-        ("zrange z 0.5 1", "ERR value is not an integer or out of range"),
-        ("zrange z 01 1", "ERR value is not an integer or out of range"),
-        ("zrange z -0 1", "ERR value is not an integer or out of range"),
+        (
+            "zrange z 0 99999999999999999999",
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            "zrange z 0.5 1",
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            "zrange z 01 1",
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            "zrange z -0 1",
+            "ERR value is not an integer or out of range",
+        ),
         ("zrangebyscore z 0 1 rev", "ERR syntax error"),
         ("zrevrange z 0 1 rev", "ERR syntax error"),
     ];
@@ -117,18 +165,39 @@ fn count_rank_score_commands() {
     assert_eq!(z.count(&q.range), 4);
     let q = parse_zcount(&argv("zcount z 1 2")).unwrap();
     assert_eq!(z.count(&q.range), 3);
-    assert_eq!(parse_zcount(&argv("zcount z a b")), Err(CmdError::MinMaxNotFloat));
-    assert_eq!(parse_zcount(&argv("zcount z (1 (a")), Err(CmdError::MinMaxNotFloat));
-    assert_eq!(parse_zcount(&argv("zcount z 1")), Err(CmdError::Arity("zcount".into())));
+    assert_eq!(
+        parse_zcount(&argv("zcount z a b")),
+        Err(CmdError::MinMaxNotFloat)
+    );
+    assert_eq!(
+        parse_zcount(&argv("zcount z (1 (a")),
+        Err(CmdError::MinMaxNotFloat)
+    );
+    assert_eq!(
+        parse_zcount(&argv("zcount z 1")),
+        Err(CmdError::Arity("zcount".into()))
+    );
     assert_eq!(z.rank(b"a", false), Some((4, 1.0)));
     assert_eq!(z.rank(b"a", true), Some((6, 1.0)));
     assert_eq!(z.rank(b"zz", false), None);
     let r = parse_zrank(&argv("ZRANK z a WITHSCORE"), false).unwrap();
     assert!(r.withscore);
-    assert_eq!(parse_zrank(&argv("zrank z a foo"), false), Err(CmdError::Syntax));
-    assert_eq!(parse_zrank(&argv("zrank z a withscore x"), false), Err(CmdError::Arity("zrank".into())));
-    assert_eq!(parse_zscore(&argv("zscore z")), Err(CmdError::Arity("zscore".into())));
-    assert_eq!(parse_zmscore(&argv("zmscore z")), Err(CmdError::Arity("zmscore".into())));
+    assert_eq!(
+        parse_zrank(&argv("zrank z a foo"), false),
+        Err(CmdError::Syntax)
+    );
+    assert_eq!(
+        parse_zrank(&argv("zrank z a withscore x"), false),
+        Err(CmdError::Arity("zrank".into()))
+    );
+    assert_eq!(
+        parse_zscore(&argv("zscore z")),
+        Err(CmdError::Arity("zscore".into()))
+    );
+    assert_eq!(
+        parse_zmscore(&argv("zmscore z")),
+        Err(CmdError::Arity("zmscore".into()))
+    );
     let q = parse_zmscore(&argv("zmscore z a zz b")).unwrap();
     let got: Vec<_> = q.members.iter().map(|m| z.score(m)).collect();
     assert_eq!(got, vec![Some(1.0), None, Some(1.5)]);
@@ -139,21 +208,36 @@ fn add_flags_follow_zadd() {
     let mut z = ZSet::new();
     let f = AddFlags::default();
     assert_eq!(z.add(b"a", 1.0, f, false), Ok(AddOutcome::Added(1.0)));
-    assert_eq!(z.add(b"a", 1.0, f, false), Ok(AddOutcome::Unchanged(Some(1.0))));
+    assert_eq!(
+        z.add(b"a", 1.0, f, false),
+        Ok(AddOutcome::Unchanged(Some(1.0)))
+    );
     let gt = AddFlags { gt: true, ..f };
-    assert_eq!(z.add(b"a", 0.5, gt, false), Ok(AddOutcome::Unchanged(Some(1.0))));
+    assert_eq!(
+        z.add(b"a", 0.5, gt, false),
+        Ok(AddOutcome::Unchanged(Some(1.0)))
+    );
     assert_eq!(z.add(b"a", 2.0, gt, false), Ok(AddOutcome::Updated(2.0)));
     // GT does not stop additions.
     assert_eq!(z.add(b"b", -5.0, gt, false), Ok(AddOutcome::Added(-5.0)));
     let lt = AddFlags { lt: true, ..f };
-    assert_eq!(z.add(b"a", 3.0, lt, true), Ok(AddOutcome::Unchanged(Some(2.0))));
+    assert_eq!(
+        z.add(b"a", 3.0, lt, true),
+        Ok(AddOutcome::Unchanged(Some(2.0)))
+    );
     assert_eq!(z.add(b"a", -1.0, lt, true), Ok(AddOutcome::Updated(1.0)));
     let xx = AddFlags { xx: true, ..f };
     assert_eq!(z.add(b"c", 1.0, xx, false), Ok(AddOutcome::Unchanged(None)));
     let nx = AddFlags { nx: true, ..f };
-    assert_eq!(z.add(b"a", 9.0, nx, false), Ok(AddOutcome::Unchanged(Some(1.0))));
+    assert_eq!(
+        z.add(b"a", 9.0, nx, false),
+        Ok(AddOutcome::Unchanged(Some(1.0)))
+    );
     z.insert(b"inf", f64::INFINITY);
-    assert_eq!(z.add(b"inf", f64::NEG_INFINITY, f, true), Err(CmdError::ScoreNan));
+    assert_eq!(
+        z.add(b"inf", f64::NEG_INFINITY, f, true),
+        Err(CmdError::ScoreNan)
+    );
     // -0 is stored as 0 (Redis replies "0").
     z.insert(b"zero", -0.0);
     assert_eq!(format_double(z.score(b"zero").unwrap()), "0");

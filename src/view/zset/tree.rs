@@ -36,13 +36,19 @@ pub(crate) struct Tree {
 
 impl Default for Tree {
     fn default() -> Self {
-        Tree { nodes: Vec::new(), root: NIL, rng: 0x9e37_79b9_7f4a_7c15 }
+        Tree {
+            nodes: Vec::new(),
+            root: NIL,
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
     }
 }
 
 /// Total order of sorted-set elements: score, then member bytes (memcmp).
 pub(crate) fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
-    s1.partial_cmp(&s2).unwrap_or(Ordering::Equal).then_with(|| m1.cmp(m2))
+    s1.partial_cmp(&s2)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| m1.cmp(m2))
 }
 
 impl Tree {
@@ -51,7 +57,11 @@ impl Tree {
     }
 
     fn size(&self, t: u32) -> u32 {
-        if t == NIL { 0 } else { self.nodes[t as usize].size }
+        if t == NIL {
+            0
+        } else {
+            self.nodes[t as usize].size
+        }
     }
 
     fn update(&mut self, t: u32) {
@@ -118,7 +128,14 @@ impl Tree {
     pub(crate) fn insert(&mut self, member: Arc<[u8]>, score: f64) {
         let prio = self.next_prio();
         let idx = u32::try_from(self.nodes.len()).unwrap_or(NIL - 1);
-        self.nodes.push(Node { member: member.clone(), score, left: NIL, right: NIL, size: 1, prio });
+        self.nodes.push(Node {
+            member: member.clone(),
+            score,
+            left: NIL,
+            right: NIL,
+            size: 1,
+            prio,
+        });
         self.root = self.insert_at(self.root, idx, score, &member);
     }
 
@@ -257,7 +274,11 @@ impl Tree {
                 }
             }
         }
-        Cursor { tree: self, stack, rev }
+        Cursor {
+            tree: self,
+            stack,
+            rev,
+        }
     }
 
     /// Checks the treap invariants (used by tests).
