@@ -87,9 +87,17 @@ fn lfu_counter_is_logarithmic_and_decays() {
 #[test]
 fn estimates_grow_with_names() {
     assert!(zset_member_bytes(10) < zset_member_bytes(100));
-    assert_eq!(zset_member_bytes(8) + 8, zset_member_bytes(16));
+    assert_eq!(zset_member_bytes(8) + 16, zset_member_bytes(24));
+    assert_eq!(
+        zset_member_bytes(13),
+        53 + 41 + 48,
+        "1M-member bench: RSS +140/member"
+    );
     assert_eq!(round8(1), 8);
     assert_eq!(round8(8), 8);
+    assert_eq!(alloc_bytes(1), 32);
+    assert_eq!(alloc_bytes(24), 32);
+    assert_eq!(alloc_bytes(25), 48);
     assert!(counter_key_bytes(4) > 40);
     assert_eq!(STREAM_BLOCK_BYTES, 80 * 3 / 2 + 16);
     assert_eq!(GROUP_PENDING_BYTES, (40 * 3 / 2 + 16) + (16 * 3 / 2 + 16));
@@ -208,4 +216,15 @@ proptest! {
         let mut seen = std::collections::HashSet::new();
         for k in &out.evicted { prop_assert!(seen.insert(k.clone())); }
     }
+}
+
+#[test]
+fn human_sizes_match_redis_info() {
+    // INFO memory of redis-server 7.0.15.
+    assert_eq!(bytes_to_human(0), "0B");
+    assert_eq!(bytes_to_human(200), "200B");
+    assert_eq!(bytes_to_human(1500), "1.46K");
+    assert_eq!(bytes_to_human(32 * 1024), "32.00K");
+    assert_eq!(bytes_to_human(2_097_152), "2.00M");
+    assert_eq!(bytes_to_human(25_275_557_888), "23.54G");
 }

@@ -69,6 +69,22 @@
 //! GEOSEARCH drivers:rome FROMLONLAT 12.49 41.89 BYRADIUS 2 km ASC COUNT 5 WITHDIST
 //! ```
 //!
+//! # The rest of the family
+//!
+//! ```text
+//! VIEW.DROP name                 -> :1 if it existed, :0 otherwise; its keys go away
+//! VIEW.LIST                      -> the names of all views
+//! VIEW.INFO name                 -> map: definition (ViewSpec::to_command), state
+//!                                   (building|ready|error), events_applied, filtered,
+//!                                   skipped (View::stats), position, lag, keys, memory
+//! VIEW.REBUILD name              -> drops the data and replays the source from FROM
+//! VIEW.RANGE key from|- to|+     -> [[bucket start ms, count, sum], ...] (BUCKETS views)
+//! ```
+//!
+//! Reads of an evicted key (see [`View::is_evicted`]) rebuild its eviction
+//! unit first: [`View::rebuild_event`] for each log entry from the view's
+//! start to its position, then [`View::finish_rebuild`].
+//!
 //! # Errors
 //!
 //! Query parsers return [`CmdError`] and `VIEW.*` parsers return

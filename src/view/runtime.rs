@@ -208,7 +208,10 @@ impl View {
             ) => {
                 let m = member.render(fields).ok_or(())?;
                 let s = score.eval(fields).ok_or(())?;
-                let z = sets.entry(unit.to_vec()).or_default();
+                if !sets.contains_key(unit) {
+                    sets.insert(unit.to_vec(), ZSet::new());
+                }
+                let z = sets.get_mut(unit).ok_or(())?;
                 let out = z.add(&m, s, *flags, *incr);
                 if z.is_empty() {
                     sets.remove(unit);
@@ -228,7 +231,10 @@ impl View {
                 let m = member.render(fields).ok_or(())?;
                 let (x, y) = (lon.eval(fields).ok_or(())?, lat.eval(fields).ok_or(())?);
                 let score = geo_score(x, y).map_err(|_| ())?;
-                let z = sets.entry(unit.to_vec()).or_default();
+                if !sets.contains_key(unit) {
+                    sets.insert(unit.to_vec(), ZSet::new());
+                }
+                let z = sets.get_mut(unit).ok_or(())?;
                 let changed = z.insert(&m, score) != Some(score);
                 Ok(changed.then(|| unit.to_vec()))
             }

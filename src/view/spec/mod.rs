@@ -7,6 +7,7 @@
 //! Does not own: the view's data or applying events (see
 //! [`crate::view::View`]). The syntax is documented in [`crate::view`].
 
+mod describe;
 mod parse;
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 pub use query::{
     Limit, RangeKind, RankQuery, ZCountQuery, ZMScoreQuery, ZRangeCmd, ZRangeQuery, ZScoreQuery,
-    parse_zcount, parse_zmscore, parse_zrange, parse_zrank, parse_zscore,
+    parse_zcard, parse_zcount, parse_zmscore, parse_zrange, parse_zrank, parse_zscore,
 };
 
 use crate::memory;
@@ -180,14 +180,12 @@ impl ZSet {
     /// Sets a member's score unconditionally; returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         let score = score + 0.0; // -0 and +0 are one score; store +0.
-        match self.scores.get(member).copied() {
-            Some(old) if old == score => Some(old),
-            Some(old) => {
-                let key = self.scores.get_key_value(member).map(|(k, _)| k.clone());
-                if let Some(key) = key {
-                    self.tree.remove(old, member);
-                    self.tree.insert(key.clone(), score);
-                    self.scores.insert(key, score);
+        match self.scores.get_mut(member) {
+            Some(cur) => {
+                let old = *cur;
+                if old != score {
+                    *cur = score;
+                    self.tree.rescore(old, member, score);
                 }
                 Some(old)
             }

@@ -322,3 +322,11 @@ pub fn parse_zmscore(argv: &[&[u8]]) -> Result<ZMScoreQuery, CmdError> {
         members: argv[2..].iter().map(|m| m.to_vec()).collect(),
     })
 }
+
+/// Parses ZCARD key; returns the key.
+pub fn parse_zcard(argv: &[&[u8]]) -> Result<Vec<u8>, CmdError> {
+    if argv.len() != 2 {
+        return Err(arity(argv));
+    }
+    Ok(argv[1].to_vec())
+}

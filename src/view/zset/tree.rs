@@ -162,6 +162,24 @@ impl Tree {
         t
     }
 
+    /// Moves a present key to a new score, reusing its node (no arena
+    /// change): the hot path of ZINCRBY-style views.
+    pub(crate) fn rescore(&mut self, old: f64, member: &[u8], new: f64) -> bool {
+        let (root, removed) = self.remove_at(self.root, old, member);
+        self.root = root;
+        let Some(idx) = removed else { return false };
+        let key = {
+            let n = &mut self.nodes[idx as usize];
+            n.score = new;
+            n.left = NIL;
+            n.right = NIL;
+            n.size = 1;
+            n.member.clone()
+        };
+        self.root = self.insert_at(self.root, idx, new, &key);
+        true
+    }
+
     /// Removes a key; returns whether it was present.
     pub(crate) fn remove(&mut self, score: f64, member: &[u8]) -> bool {
         let (root, removed) = self.remove_at(self.root, score, member);
