@@ -289,3 +289,40 @@ fn legacy_forms_match_redis() {
         "3479099956230698"
     );
 }
+
+#[test]
+fn any_and_unsorted_orders_match_redis() {
+    let z = load();
+    let names = |cmd: &str| -> String {
+        let a = argv(cmd);
+        let q = parse_geosearch(GeoCmd::from_name(a[0]).unwrap(), &a, Some(&z)).unwrap();
+        let v: Vec<String> = q
+            .run(Some(&z))
+            .iter()
+            .map(|h| String::from_utf8_lossy(&h.member).into_owned())
+            .collect();
+        v.join(" ")
+    };
+    // redis-server 7.0.15 on the same 570 points: ANY stops in scan order;
+    // without ASC/DESC the reply keeps scan order (cell by cell, by score).
+    assert_eq!(
+        names("geosearch t fromlonlat 15 37 byradius 2000 km count 3 any"),
+        "s1 s109 s26"
+    );
+    assert_eq!(
+        names("geosearch t fromlonlat 15 37 byradius 2000 km count 3 any desc"),
+        "s26 s1 s109"
+    );
+    assert_eq!(
+        names("geosearch t fromlonlat 151 -33 bybox 500 500 km count 4 any asc"),
+        "a14 a74 a93 a91"
+    );
+    assert_eq!(names("georadius t 0 0 100 km count 2"), "o16 o15");
+    assert_eq!(
+        names("georadius t 13.4 38.1 300 km"),
+        "s23 s105 s50 s42 s55 s86 s80 s95 s25 s40 s3 s8 s84 s85 s117 s101 s83 s41 s20 s13 s53 s113 \
+         s116 s91 s11 s62 s92 s56 s49 s51 s37 s112 s102 s16 s54 s79 s15 s90 s67 s39 s69 s108 s32 s35 \
+         s45 s64 s78 s34 s47 s72 s27 s18 s110 s119 s88 s10 s70 s43 s22 s59 s14 s73 s44 s52 s36 s111 \
+         s9 s0 s68 s114 s74 s87 s65 s71 s38 s24 s118 s12 s76 s107 s5 s66 s60 s89 s106 s61 s81 s82"
+    );
+}
