@@ -1,7 +1,7 @@
 //! Geo indexes: positions stored in a [`ZSet`] as Redis's 52-bit geohash
 //! scores, and the GEO* read commands over them.
 //!
-//! Owns: encoding/decoding ([`hash`]), GEOSEARCH / GEORADIUS[BYMEMBER][_RO]
+//! Owns: encoding/decoding ([`hash`]), GEOSEARCH / `GEORADIUS[BYMEMBER][_RO]`
 //! argument parsing with Redis's errors and its nine-cell search
 //! ([`GeoQuery`]), GEOPOS, GEODIST and GEOHASH parsing and evaluation.
 //! Does not own: key lookup and type checks (the caller passes the key's

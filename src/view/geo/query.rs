@@ -61,13 +61,13 @@ pub enum Sort {
 /// Which command is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GeoCmd {
-    /// GEOSEARCH key FROMMEMBER|FROMLONLAT BYRADIUS|BYBOX ...
+    /// `GEOSEARCH key FROMMEMBER|FROMLONLAT BYRADIUS|BYBOX ..`.
     GeoSearch,
-    /// GEORADIUS key lon lat radius unit ... [STORE|STOREDIST key]
+    /// `GEORADIUS key lon lat radius unit ... [STORE|STOREDIST key]`
     GeoRadius,
     /// GEORADIUS_RO (no STORE).
     GeoRadiusRo,
-    /// GEORADIUSBYMEMBER key member radius unit ...
+    /// `GEORADIUSBYMEMBER key member radius unit ..`.
     GeoRadiusByMember,
     /// GEORADIUSBYMEMBER_RO.
     GeoRadiusByMemberRo,
@@ -321,7 +321,7 @@ pub fn parse_geosearch(
     })
 }
 
-/// GEODIST key m1 m2 [unit].
+/// `GEODIST key m1 m2 [unit]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeoDistQuery {
     /// Key.
@@ -359,7 +359,7 @@ pub fn parse_geodist(argv: &[&[u8]]) -> Result<GeoDistQuery, CmdError> {
     })
 }
 
-/// GEOPOS / GEOHASH key member [member ...].
+/// `GEOPOS / GEOHASH key member [member ...]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeoMembersQuery {
     /// Key.

@@ -355,7 +355,7 @@ impl ZSet {
         }
     }
 
-    /// ZRANGE BYSCORE [REV] [LIMIT].
+    /// `ZRANGE BYSCORE [REV] [LIMIT]`.
     pub fn range_by_score(
         &self,
         range: &ScoreRange,
@@ -365,7 +365,7 @@ impl ZSet {
         self.slice_ranks(self.score_bounds(range), rev, limit)
     }
 
-    /// ZRANGE BYLEX [REV] [LIMIT].
+    /// `ZRANGE BYLEX [REV] [LIMIT]`.
     pub fn range_by_lex(
         &self,
         range: &LexRange,

@@ -46,17 +46,17 @@ pub enum RangeKind {
 /// The ZRANGE-family command being parsed (they share one parser in Redis).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZRangeCmd {
-    /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT o c] [WITHSCORES]
+    /// `ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT o c] [WITHSCORES]`
     Zrange,
-    /// ZREVRANGE key start stop [WITHSCORES]
+    /// `ZREVRANGE key start stop [WITHSCORES]`
     Zrevrange,
-    /// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT o c]
+    /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT o c]`
     Zrangebyscore,
-    /// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT o c]
+    /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT o c]`
     Zrevrangebyscore,
-    /// ZRANGEBYLEX key min max [LIMIT o c]
+    /// `ZRANGEBYLEX key min max [LIMIT o c]`
     Zrangebylex,
-    /// ZREVRANGEBYLEX key max min [LIMIT o c]
+    /// `ZREVRANGEBYLEX key max min [LIMIT o c]`
     Zrevrangebylex,
 }
 
@@ -162,7 +162,7 @@ enum Type {
     Lex,
 }
 
-/// Parses ZRANGE / ZREVRANGE / Z[REV]RANGEBYSCORE / Z[REV]RANGEBYLEX.
+/// `Parses ZRANGE / ZREVRANGE / Z[REV]RANGEBYSCORE / Z[REV]RANGEBYLEX`.
 pub fn parse_zrange(cmd: ZRangeCmd, argv: &[&[u8]]) -> Result<ZRangeQuery, CmdError> {
     if argv.len() < 4 {
         return Err(arity(argv));
@@ -252,7 +252,7 @@ pub fn parse_zcount(argv: &[&[u8]]) -> Result<ZCountQuery, CmdError> {
     })
 }
 
-/// ZRANK / ZREVRANK key member [WITHSCORE].
+/// `ZRANK / ZREVRANK key member [WITHSCORE]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RankQuery {
     /// Key.
