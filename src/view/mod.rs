@@ -92,6 +92,8 @@
 
 pub mod counter;
 pub mod error;
+#[cfg(test)]
+mod evict_tests;
 pub mod geo;
 pub mod num;
 mod runtime;
