@@ -1,0 +1,341 @@
+//! The engine state behind the `Store`'s mutex: the key space, the node
+//! limits, and the two paths that change it: `append_run` (live appends,
+//! which apply in memory first, then write one record or one atomic batch,
+//! then settle or roll back) and `replay` (recovery), which both end in the
+//! same `Stream::apply_*` functions.
+
+use eddy_wal::{MAX_RECORD_LEN, Position, Wal};
+
+use crate::error::Error;
+use crate::keyspace::{Keyspace, Value};
+use crate::record::{Record, TrimEffect, kind};
+use crate::stream::entry::{self, Addr, Fields, NewEntry, RunReader};
+use crate::stream::index::Pending;
+use crate::stream::{IdSpec, IdmpConfig, NodeLimits, Placed, Stream, StreamId, Trim, Undo};
+
+/// One entry of an append: ID form, fields, idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendItem<'a> {
+    /// How to choose the ID.
+    pub id: IdSpec,
+    /// Field/value pairs.
+    pub fields: &'a [(&'a [u8], &'a [u8])],
+    /// Idempotency key (producer id, message id).
+    pub idmp: Option<(&'a [u8], &'a [u8])>,
+}
+
+/// Engine state (guarded by the `Store`'s mutex).
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub keyspace: Keyspace,
+    pub limits: NodeLimits,
+    pub idmp_default: IdmpConfig,
+    /// Records and bytes written since the last checkpoint.
+    pub since_checkpoint: (u64, u64),
+    /// Set when memory may no longer match the log (an apply failed after
+    /// its record was written); writes are refused until reopen.
+    pub poisoned: bool,
+    buf: Vec<u8>,
+}
+
+impl Engine {
+    pub fn new(keyspace: Keyspace, limits: NodeLimits, idmp_default: IdmpConfig) -> Engine {
+        Engine {
+            keyspace,
+            limits,
+            idmp_default,
+            since_checkpoint: (0, 0),
+            poisoned: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The stream under `key`, if any.
+    pub fn stream(&self, key: &[u8]) -> Result<Option<&Stream>, Error> {
+        match self.keyspace.get(key) {
+            None => Ok(None),
+            Some(Value::Stream(s)) => Ok(Some(s)),
+        }
+    }
+
+    pub fn stream_mut(&mut self, key: &[u8]) -> Result<Option<&mut Stream>, Error> {
+        match self.keyspace.get_mut(key) {
+            None => Ok(None),
+            Some(Value::Stream(s)) => Ok(Some(s)),
+        }
+    }
+
+    fn stream_or_create(&mut self, key: &[u8]) -> Result<&mut Stream, Error> {
+        if self.keyspace.get(key).is_none() {
+            let mut s = Stream::default();
+            s.idmp_mut().set_config(self.idmp_default);
+            self.keyspace.insert(key, Value::Stream(s));
+        }
+        self.stream_mut(key)?
+            .ok_or_else(|| Error::corrupt("stream vanished"))
+    }
+
+    fn count(&mut self, bytes: usize) {
+        self.since_checkpoint.0 += 1;
+        self.since_checkpoint.1 += bytes as u64;
+    }
+
+    /// Writes a non-XADD record and applies it. Returns the log end.
+    pub fn write(&mut self, wal: &Wal, rec: &Record<'_>) -> Result<u64, Error> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        rec.encode(&mut buf);
+        let res = wal.append_nowait(rec.kind(), &buf);
+        let len = buf.len();
+        self.buf = buf;
+        res?;
+        self.count(len);
+        if let Err(e) = self.apply_record(wal, rec) {
+            self.poisoned = true;
+            return Err(e);
+        }
+        Ok(wal.end().0)
+    }
+
+    /// Appends a run of entries to one stream (creating it), optionally
+    /// trimming in the same atomic write. Returns the IDs and the log end.
+    pub fn append_run(
+        &mut self,
+        wal: &Wal,
+        key: &[u8],
+        items: &[AppendItem<'_>],
+        trim: Option<&Trim>,
+        now_ms: u64,
+    ) -> Result<(Vec<StreamId>, u64), Error> {
+        if items.len() > Addr::MAX_RUN {
+            return Err(Error::BatchTooLarge { max: Addr::MAX_RUN });
+        }
+        let created = self.keyspace.get(key).is_none();
+        let limits = self.limits;
+        let stream = self.stream_or_create(key)?;
+        let undo = stream.undo_point();
+        let mut pending = Pending::default();
+        let mut news: Vec<NewEntry<'_>> = Vec::with_capacity(items.len());
+        let planned = (|| -> Result<Option<(TrimEffect, u64)>, Error> {
+            let mut prev_ms = 0;
+            let mut offset = 0;
+            for (i, item) in items.iter().enumerate() {
+                let id = stream.resolve_id(item.id, now_ms)?;
+                let len: u64 = item
+                    .fields
+                    .iter()
+                    .map(|(f, v)| (f.len() + v.len()) as u64)
+                    .sum();
+                let new_block = stream.needs_new_block(len, limits);
+                if i == 0 {
+                    if !new_block {
+                        pending.prev = tail_last(stream);
+                    }
+                    offset = entry::header_len(key, pending.prev, items.len());
+                }
+                let e = NewEntry {
+                    id,
+                    new_block,
+                    idmp: item.idmp,
+                    fields: item.fields,
+                };
+                let size = entry::encoded_size(&e, prev_ms);
+                prev_ms = id.ms;
+                let fields = item.fields.iter().copied();
+                let at = Placed {
+                    addr: Addr::pending(i),
+                    id,
+                    new_block,
+                    size,
+                    offset,
+                };
+                stream.apply_add(wal, at, fields)?;
+                offset += size;
+                pending.entries.push((id, size));
+                news.push(e);
+            }
+            stream.set_pending(Some(pending.clone()));
+            match trim {
+                Some(t) => {
+                    let plan = stream.plan_trim(wal, t, limits.max_entries, now_ms)?;
+                    Ok(Some(plan).filter(|(_, removed)| *removed > 0))
+                }
+                None => Ok(None),
+            }
+        })();
+        let trim_plan = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                self.undo_append(key, undo, created);
+                return Err(e);
+            }
+        };
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        entry::encode_run(key, pending.prev, &news, &mut buf);
+        let mut trim_buf = Vec::new();
+        if let Some((effect, _)) = &trim_plan {
+            Record::Trim {
+                key,
+                effect: *effect,
+            }
+            .encode(&mut trim_buf);
+        }
+        let written = if buf.len() > MAX_RECORD_LEN || trim_buf.len() > MAX_RECORD_LEN {
+            Err(Error::TooLarge)
+        } else if trim_plan.is_some() {
+            wal.append_batch_nowait([(kind::XADD, &buf[..]), (kind::TRIM, &trim_buf[..])])
+                .map(|p| p[0])
+                .map_err(Error::from)
+        } else {
+            wal.append_nowait(kind::XADD, &buf).map_err(Error::from)
+        };
+        let len = buf.len() + trim_buf.len();
+        self.buf = buf;
+        let ids: Vec<StreamId> = news.iter().map(|e| e.id).collect();
+        let idmps: Vec<_> = news.iter().map(|e| e.idmp).collect();
+        let pos = match written {
+            Ok(pos) => pos,
+            Err(e) => {
+                self.undo_append(key, undo, created);
+                return Err(e);
+            }
+        };
+        self.count(len);
+        let stream = self
+            .stream_mut(key)?
+            .ok_or_else(|| Error::corrupt("stream vanished"))?;
+        stream.settle(pos.0);
+        for (id, idmp) in ids.iter().zip(idmps) {
+            if let Some((pid, iid)) = idmp {
+                stream.idmp_mut().record(pid, iid, *id);
+            }
+        }
+        if let Some((effect, _)) = trim_plan
+            && let Err(e) = stream.apply_trim(wal, &effect)
+        {
+            self.poisoned = true;
+            return Err(e);
+        }
+        Ok((ids, wal.end().0))
+    }
+
+    /// Takes back an append whose record was not written.
+    fn undo_append(&mut self, key: &[u8], undo: Undo, created: bool) {
+        if created {
+            self.keyspace.remove(key);
+        } else if let Ok(Some(s)) = self.stream_mut(key) {
+            s.rollback(undo);
+        }
+    }
+
+    /// Applies one record read back from the log during recovery.
+    pub fn replay(
+        &mut self,
+        wal: &Wal,
+        pos: Position,
+        kind: u8,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        if kind == kind::XADD {
+            return self.apply_run(wal, pos, payload);
+        }
+        // Kinds 32..=63 (consumer groups) and 64..=95 (views) are decoded
+        // by their own modules before this point once they exist.
+        let rec = Record::decode(kind, payload)?;
+        self.apply_record(wal, &rec)
+    }
+
+    fn apply_run(&mut self, wal: &Wal, pos: Position, payload: &[u8]) -> Result<(), Error> {
+        let (header, mut reader) = RunReader::new(payload)?;
+        let stream = self.stream_or_create(header.key)?;
+        let mut i = 0;
+        while let Some(e) = reader.next_entry()? {
+            let span = payload
+                .get(e.fields.clone())
+                .ok_or_else(|| Error::corrupt("span"))?;
+            let new_block = e.flags & entry::FLAG_NEW_BLOCK != 0;
+            let at = Placed {
+                addr: Addr::new(pos.0, i),
+                id: e.id,
+                new_block,
+                size: e.size,
+                offset: e.start as u64,
+            };
+            stream.apply_add(wal, at, Fields::new(span))?;
+            if let Some((pid, iid)) = e.idmp {
+                stream.idmp_mut().record(pid, iid, e.id);
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn apply_record(&mut self, wal: &Wal, rec: &Record<'_>) -> Result<(), Error> {
+        match rec {
+            Record::Xdel { key, ids } => {
+                if let Some(s) = self.stream_mut(key)? {
+                    s.apply_del(wal, ids)?;
+                }
+            }
+            Record::Trim { key, effect } => {
+                if let Some(s) = self.stream_mut(key)? {
+                    s.apply_trim(wal, effect)?;
+                }
+            }
+            Record::Xsetid {
+                key,
+                last_id,
+                entries_added,
+                max_deleted,
+            } => {
+                if let Some(s) = self.stream_mut(key)? {
+                    s.apply_setid(*last_id, *entries_added, *max_deleted);
+                }
+            }
+            Record::Del { keys } => {
+                for k in keys {
+                    self.keyspace.remove(k);
+                }
+            }
+            Record::FlushAll => self.keyspace.clear(),
+            Record::Rename { src, dst } => {
+                if let Some(v) = self.keyspace.remove(src) {
+                    self.keyspace.remove(dst);
+                    self.keyspace.insert(dst, v);
+                }
+            }
+            Record::Create { key } => {
+                self.stream_or_create(key)?;
+            }
+            Record::IdmpConfig {
+                key,
+                duration_s,
+                max_size,
+            } => {
+                if let Some(s) = self.stream_mut(key)? {
+                    let c = IdmpConfig {
+                        duration_s: *duration_s,
+                        max_size: *max_size,
+                    };
+                    s.idmp_mut().set_config(c);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Lowest WAL position any stream still needs (its first indexed entry).
+    pub fn min_live_position(&self) -> Option<u64> {
+        self.keyspace
+            .iter()
+            .filter_map(|(_, v)| match v {
+                Value::Stream(s) => s.first_addr().map(Addr::pos),
+            })
+            .min()
+    }
+}
+
+fn tail_last(stream: &Stream) -> Option<Addr> {
+    stream.tail_block().map(|b| b.last)
+}

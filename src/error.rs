@@ -1,0 +1,140 @@
+//! Engine errors. `Display` is exactly the Redis error line without the
+//! leading `-`, so the server sends `-{err}` and the embedded API reads the
+//! same text. Extensions use the same style (a code word, then a sentence).
+
+use std::path::PathBuf;
+
+use crate::stream::StreamId;
+
+/// Errors of the engine (`Store` and below).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key holds another type of value.
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// XINFO, XSETID, XCFGSET, RENAME on a missing key.
+    #[error("ERR no such key")]
+    NoSuchKey,
+    /// A malformed ID argument.
+    #[error("ERR Invalid stream ID specified as stream command argument")]
+    InvalidStreamId,
+    /// An exclusive start bound that cannot be incremented.
+    #[error("ERR invalid start ID for the interval")]
+    InvalidStartInterval,
+    /// An exclusive end bound that cannot be decremented.
+    #[error("ERR invalid end ID for the interval")]
+    InvalidEndInterval,
+    /// XADD with an ID not above the stream's last generated ID.
+    #[error("ERR The ID specified in XADD is equal or smaller than the target stream top item")]
+    IdNotIncreasing,
+    /// XADD with the explicit ID `0-0`.
+    #[error("ERR The ID specified in XADD must be greater than 0-0")]
+    IdZero,
+    /// The last generated ID is the maximum ID.
+    #[error("ERR The stream has exhausted the last possible ID, unable to add more items")]
+    IdExhausted,
+    /// The fields and values of one entry exceed 1 GiB.
+    #[error("ERR Elements are too large to be stored")]
+    TooLarge,
+    /// XADD without field/value pairs.
+    #[error("ERR wrong number of arguments for 'xadd' command")]
+    NoFields,
+    /// LIMIT given with an exact (`=`) trim.
+    #[error("ERR syntax error, LIMIT cannot be used without the special ~ option")]
+    LimitWithoutApprox,
+    /// XSETID: below the stream's last live entry.
+    #[error("ERR The ID specified in XSETID is smaller than the target stream top item")]
+    XsetidBelowTop,
+    /// XSETID: below the MAXDELETEDID given.
+    #[error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")]
+    XsetidBelowGivenMaxDeleted,
+    /// XSETID: ENTRIESADDED below the stream length.
+    #[error("ERR The entries_added specified in XSETID is smaller than the target stream length")]
+    XsetidEntriesAdded,
+    /// Idempotency window duration out of 1..=86400 seconds.
+    #[error("ERR invalid duration")]
+    InvalidIdmpDuration,
+    /// Idempotency window size out of 1..=10000 entries.
+    #[error("ERR invalid maxsize")]
+    InvalidIdmpMaxSize,
+    /// An idempotency key with an ID other than `*`.
+    #[error("ERR IDMP can be used only with the * ID")]
+    IdmpNeedsAutoId,
+    /// An idempotency key with an empty producer or message id.
+    #[error("ERR IDMP producer id and idempotent id must not be empty")]
+    IdmpEmpty,
+    /// Expected-version append: the stream's last ID differs.
+    #[error("VERSIONCONFLICT expected last ID {expected} but the stream's last ID is {actual}")]
+    VersionConflict {
+        /// What the writer expected.
+        expected: StreamId,
+        /// The stream's actual last generated ID.
+        actual: StreamId,
+    },
+    /// Expected-version append: the stream was expected to exist.
+    #[error("VERSIONCONFLICT expected last ID {expected} but the stream does not exist")]
+    VersionConflictMissing {
+        /// What the writer expected.
+        expected: StreamId,
+    },
+    /// Expected-version append: the stream was expected not to exist.
+    #[error("VERSIONCONFLICT expected no stream but the stream's last ID is {actual}")]
+    VersionConflictExists {
+        /// The stream's actual last generated ID.
+        actual: StreamId,
+    },
+    /// A batch larger than one record can hold.
+    #[error("ERR batch too large: at most {max} entries per stream in one batch")]
+    BatchTooLarge {
+        /// The most entries allowed.
+        max: usize,
+    },
+    /// A previous write failed after the log may have changed; the store
+    /// refuses writes until it is reopened.
+    #[error("ERR store refuses writes after a failed write-ahead log append; reopen it")]
+    Poisoned,
+    /// The write-ahead log failed.
+    #[error("ERR write-ahead log: {0}")]
+    Wal(#[from] eddy_wal::Error),
+    /// Reading or writing the checkpoint failed.
+    #[error("ERR checkpoint {path}: {source}")]
+    CheckpointIo {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The checkpoint file is damaged or of an unknown version.
+    #[error("ERR checkpoint {path} is invalid: {reason}")]
+    CheckpointInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record the engine wrote does not decode.
+    #[error("ERR corrupt engine record: {0}")]
+    Corrupt(&'static str),
+    /// A record kind this engine does not know.
+    #[error("ERR unknown engine record kind {0}")]
+    UnknownRecord(u8),
+    /// The log does not reach back to where recovery must start.
+    #[error("ERR write-ahead log starts at {start} but recovery needs it from {needed}")]
+    LogGap {
+        /// First position the WAL holds.
+        start: u64,
+        /// Position recovery needed.
+        needed: u64,
+    },
+}
+
+impl Error {
+    pub(crate) fn corrupt(reason: &'static str) -> Error {
+        Error::Corrupt(reason)
+    }
+}
+
+/// Engine result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

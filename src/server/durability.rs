@@ -1,0 +1,129 @@
+//! Group commit for `appendfsync always`, off the tokio worker threads.
+//!
+//! A dedicated thread waits for requests, then makes everything written so
+//! far durable with one fdatasync (however many connections asked
+//! meanwhile) and publishes the new durable end on a `watch` channel.
+//! Connections that wrote (or read data not yet durable) await that channel
+//! before their replies leave, so no reply acknowledges a write that a crash
+//! could lose, and no worker thread ever blocks on the disk.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use crate::store::Store;
+
+/// What the sync thread last achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durable {
+    /// Everything before this log position is durable.
+    pub end: u64,
+    /// A sync failed: the log is poisoned and nothing more will become durable.
+    pub failed: bool,
+}
+
+/// What the sync thread is asked to do.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Sync,
+    Stop,
+}
+
+/// The handle connections use to wait for durability.
+#[derive(Debug)]
+pub struct Durability {
+    store: Arc<Store>,
+    requests: mpsc::Sender<Request>,
+    durable: watch::Receiver<Durable>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Durability could not be reached: the write-ahead log failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the write-ahead log could not be synced")]
+pub struct SyncFailed;
+
+impl Durability {
+    /// Starts the sync thread for `store`.
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn start(store: Arc<Store>) -> std::io::Result<Durability> {
+        let (tx, rx) = mpsc::channel::<Request>();
+        let initial = Durable {
+            end: store.durable_end(),
+            failed: false,
+        };
+        let (state_tx, state_rx) = watch::channel(initial);
+        let thread_store = Arc::clone(&store);
+        let thread = std::thread::Builder::new()
+            .name("eddy-sync".into())
+            .spawn(move || {
+                // Ends on Stop, or when the Durability handle is dropped.
+                while let Ok(Request::Sync) = rx.recv() {
+                    // Every request queued so far is covered by this one sync.
+                    let mut stop = false;
+                    while let Ok(r) = rx.try_recv() {
+                        stop |= matches!(r, Request::Stop);
+                    }
+                    let state = match thread_store.sync() {
+                        Ok(end) => Durable { end, failed: false },
+                        Err(e) => {
+                            tracing::warn!("Write-ahead log sync failed: {e}");
+                            Durable {
+                                end: thread_store.durable_end(),
+                                failed: true,
+                            }
+                        }
+                    };
+                    state_tx.send_replace(state);
+                    if stop {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Durability {
+            store,
+            requests: tx,
+            durable: state_rx,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stops the sync thread and waits for it, so it no longer holds the
+    /// store (whose log stays locked while anything holds it).
+    pub async fn stop(&self) {
+        let _ = self.requests.send(Request::Stop);
+        let handle = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+
+    /// Waits until every record before `end` is durable.
+    ///
+    /// # Errors
+    /// [`SyncFailed`] if the log cannot be synced.
+    pub async fn wait(&self, end: u64) -> Result<(), SyncFailed> {
+        if self.store.durable_end() >= end {
+            return Ok(());
+        }
+        let mut rx = self.durable.clone();
+        self.requests.send(Request::Sync).map_err(|_| SyncFailed)?;
+        let state = rx
+            .wait_for(|d| d.failed || d.end >= end)
+            .await
+            .map_err(|_| SyncFailed)?;
+        if state.end >= end {
+            Ok(())
+        } else {
+            Err(SyncFailed)
+        }
+    }
+}

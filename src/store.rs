@@ -1,0 +1,633 @@
+//! [`Store`]: the embedded API and the one place that turns an operation
+//! into a WAL record and applies it. Opening a store loads the checkpoint
+//! and replays the log after it.
+//!
+//! Every mutating call: lock, validate (bad input -> error, nothing
+//! changed), write one record (or one atomic batch) describing the effect,
+//! apply it, unlock, then, with `wait_for_durability` and fsync `always`,
+//! wait until the record is durable. The server opens the store with
+//! `wait_for_durability = false` and waits for [`Store::log_end`] itself.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use eddy_wal::{FsyncPolicy, Position, Wal};
+
+pub use crate::api::{
+    AddArgs, Added, CheckpointInfo, Expect, RecoveryStats, StoreOptions, StreamEntries,
+};
+use crate::checkpoint::{self, SnapshotRef};
+use crate::clock::Clock;
+use crate::engine::{AppendItem, Engine};
+use crate::error::Error;
+use crate::keyspace::{Keyspace, Value};
+use crate::record::Record;
+use crate::stream::{
+    Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, Stream, StreamId, StreamInfo, Trim,
+};
+
+/// A durable store of streams, opened on a directory (`dir/wal/` for the
+/// log, `dir/checkpoint`). Send + Sync: share it with `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    wal: Arc<Wal>,
+    engine: Mutex<Engine>,
+    checkpointing: Mutex<()>,
+    clock: Arc<dyn Clock>,
+    wait_for_durability: bool,
+    checkpoint_every: (u64, u64),
+    recovery: RecoveryStats,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` and recovers its state.
+    ///
+    /// # Errors
+    /// WAL and checkpoint errors, or a log that does not reach back to the
+    /// checkpoint.
+    pub fn open(dir: impl AsRef<Path>, opts: StoreOptions) -> Result<Store, Error> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|source| Error::CheckpointIo {
+            path: dir.clone(),
+            source,
+        })?;
+        let wal = Arc::new(Wal::open(dir.join("wal"), opts.wal.clone())?);
+        let (keyspace, checkpoint) = match checkpoint::read(&dir)? {
+            Some((snap, pos)) => (snap.keyspace, Some(pos)),
+            None => (Keyspace::default(), None),
+        };
+        // Without a checkpoint the log must still hold everything.
+        let from = checkpoint.unwrap_or(0);
+        if wal.start().0 > from {
+            return Err(Error::LogGap {
+                start: wal.start().0,
+                needed: from,
+            });
+        }
+        if from > wal.end().0 {
+            return Err(Error::LogGap {
+                start: wal.end().0,
+                needed: from,
+            });
+        }
+        let mut engine = Engine::new(keyspace, opts.node_limits, opts.idmp);
+        let mut reader = wal.reader(Position(from));
+        let mut replayed = 0;
+        while let Some(rec) = reader.next()? {
+            engine.replay(&wal, rec.position(), rec.kind(), rec.payload())?;
+            replayed += 1;
+        }
+        engine.since_checkpoint = (replayed, wal.end().0 - from);
+        Ok(Store {
+            dir,
+            wal,
+            engine: Mutex::new(engine),
+            checkpointing: Mutex::new(()),
+            clock: opts.clock,
+            wait_for_durability: opts.wait_for_durability,
+            checkpoint_every: (opts.checkpoint_every_records, opts.checkpoint_every_bytes),
+            recovery: RecoveryStats {
+                checkpoint,
+                records_replayed: replayed,
+                replay_from: from,
+            },
+        })
+    }
+
+    /// What recovery did when the store was opened.
+    pub fn recovery_stats(&self) -> RecoveryStats {
+        self.recovery
+    }
+
+    /// The underlying WAL (read access for tools and followers).
+    pub fn wal(&self) -> &Arc<Wal> {
+        &self.wal
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        // A panic while holding the lock cannot leave a half-applied record
+        // behind (records are applied after they are written), so recover.
+        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_writable(&self) -> Result<MutexGuard<'_, Engine>, Error> {
+        let g = self.lock();
+        if g.poisoned {
+            return Err(Error::Poisoned);
+        }
+        Ok(g)
+    }
+
+    /// After a write ending at `end`: wait for durability if asked, then
+    /// checkpoint if a threshold was crossed.
+    fn finish(&self, end: u64, maybe_checkpoint: bool) -> Result<(), Error> {
+        if self.wait_for_durability && self.wal.fsync_policy() == FsyncPolicy::Always {
+            self.wal.wait_durable(Position(end))?;
+        }
+        if maybe_checkpoint {
+            // Several writers may cross the threshold together: only the
+            // first one through checkpoints.
+            let guard = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+            if self.due(&self.lock()) {
+                self.checkpoint_locked(guard)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn due(&self, eng: &Engine) -> bool {
+        let (records, bytes) = eng.since_checkpoint;
+        (self.checkpoint_every.0 != 0 && records >= self.checkpoint_every.0)
+            || (self.checkpoint_every.1 != 0 && bytes >= self.checkpoint_every.1)
+    }
+
+    // ----- streams: writes -----
+
+    /// XADD. `Ok(None)` when `nomkstream` is set and the stream is missing.
+    ///
+    /// # Errors
+    /// Redis's XADD errors, expected-version conflicts, WAL errors.
+    pub fn xadd(&self, key: &[u8], args: &AddArgs<'_>) -> Result<Option<Added>, Error> {
+        validate_fields(args.fields)?;
+        if let Some(t) = &args.trim {
+            t.validate()?;
+        }
+        if let Some((pid, iid)) = args.idmp {
+            if args.id != IdSpec::Auto {
+                return Err(Error::IdmpNeedsAutoId);
+            }
+            if pid.is_empty() || iid.is_empty() {
+                return Err(Error::IdmpEmpty);
+            }
+        }
+        if args.id == IdSpec::Explicit(StreamId::MIN) {
+            return Err(Error::IdZero);
+        }
+        let (id, end, due) = {
+            let mut eng = self.lock_writable()?;
+            let now = self.clock.now_ms();
+            let stream = eng.stream_mut(key)?;
+            check_expect(stream.as_deref(), args.expect)?;
+            match stream {
+                None if args.nomkstream => return Ok(None),
+                None => {}
+                Some(s) => {
+                    if s.last_id() == StreamId::MAX {
+                        return Err(Error::IdExhausted);
+                    }
+                    if let Some((pid, iid)) = args.idmp {
+                        let at = now.max(s.last_id().ms);
+                        if let Some(id) = s.idmp_mut().lookup(pid, iid, at) {
+                            return Ok(Some(Added {
+                                id,
+                                duplicate: true,
+                            }));
+                        }
+                    }
+                }
+            }
+            let item = AppendItem {
+                id: args.id,
+                fields: args.fields,
+                idmp: args.idmp,
+            };
+            let (ids, end) = eng.append_run(&self.wal, key, &[item], args.trim.as_ref(), now)?;
+            let id = ids
+                .first()
+                .copied()
+                .ok_or_else(|| Error::corrupt("no ID"))?;
+            (id, end, self.due(&eng))
+        };
+        self.finish(end, due)?;
+        Ok(Some(Added {
+            id,
+            duplicate: false,
+        }))
+    }
+
+    /// Appends several entries to one stream in one atomic write (all or
+    /// none after a crash). Returns their IDs.
+    ///
+    /// # Errors
+    /// As [`Store::xadd`]; nothing is written if any entry is refused.
+    pub fn xadd_batch(&self, key: &[u8], items: &[AppendItem<'_>]) -> Result<Vec<StreamId>, Error> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        for item in items {
+            validate_fields(item.fields)?;
+            if item.id == IdSpec::Explicit(StreamId::MIN) {
+                return Err(Error::IdZero);
+            }
+            if item.idmp.is_some() {
+                // Duplicates inside a batch would need partial writes.
+                return Err(Error::IdmpNeedsAutoId);
+            }
+        }
+        let (ids, end, due) = {
+            let mut eng = self.lock_writable()?;
+            let now = self.clock.now_ms();
+            let (ids, end) = eng.append_run(&self.wal, key, items, None, now)?;
+            (ids, end, self.due(&eng))
+        };
+        self.finish(end, due)?;
+        Ok(ids)
+    }
+
+    fn write(&self, rec: &Record<'_>) -> Result<(), Error> {
+        let (end, due) = {
+            let mut eng = self.lock_writable()?;
+            let end = eng.write(&self.wal, rec)?;
+            (end, self.due(&eng))
+        };
+        self.finish(end, due)
+    }
+
+    /// XDEL: tombstones the live entries among `ids`; returns how many.
+    pub fn xdel(&self, key: &[u8], ids: &[StreamId]) -> Result<u64, Error> {
+        let (n, end, due) = {
+            let mut eng = self.lock_writable()?;
+            let Some(s) = eng.stream(key)? else {
+                return Ok(0);
+            };
+            let mut found: Vec<(StreamId, u64)> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
+            for &id in ids {
+                if !seen.insert(id) {
+                    continue;
+                }
+                if let Some((_, e)) = s.find(&self.wal, id)? {
+                    found.push((id, e.size));
+                }
+            }
+            if found.is_empty() {
+                return Ok(0);
+            }
+            let n = found.len() as u64;
+            let end = eng.write(&self.wal, &Record::Xdel { key, ids: found })?;
+            (n, end, self.due(&eng))
+        };
+        self.finish(end, due)?;
+        Ok(n)
+    }
+
+    /// XTRIM: returns the number of entries deleted.
+    pub fn xtrim(&self, key: &[u8], trim: &Trim) -> Result<u64, Error> {
+        trim.validate()?;
+        let (n, end, due) = {
+            let mut eng = self.lock_writable()?;
+            let max_entries = eng.limits.max_entries;
+            let Some(s) = eng.stream(key)? else {
+                return Ok(0);
+            };
+            let (effect, removed) =
+                s.plan_trim(&self.wal, trim, max_entries, self.clock.now_ms())?;
+            if removed == 0 {
+                return Ok(0);
+            }
+            let end = eng.write(&self.wal, &Record::Trim { key, effect })?;
+            (removed, end, self.due(&eng))
+        };
+        self.finish(end, due)?;
+        Ok(n)
+    }
+
+    /// XSETID.
+    pub fn xsetid(
+        &self,
+        key: &[u8],
+        last_id: StreamId,
+        entries_added: Option<u64>,
+        max_deleted: Option<StreamId>,
+    ) -> Result<(), Error> {
+        if max_deleted.is_some_and(|md| last_id < md) {
+            return Err(Error::XsetidBelowGivenMaxDeleted);
+        }
+        let (end, due) = {
+            let mut eng = self.lock_writable()?;
+            let s = eng.stream(key)?.ok_or(Error::NoSuchKey)?;
+            s.check_setid(&self.wal, last_id, entries_added, max_deleted)?;
+            let rec = Record::Xsetid {
+                key,
+                last_id,
+                entries_added,
+                max_deleted,
+            };
+            (eng.write(&self.wal, &rec)?, self.due(&eng))
+        };
+        self.finish(end, due)
+    }
+
+    /// Creates an empty stream if the key is missing (XGROUP ... MKSTREAM).
+    /// Returns whether it was created.
+    pub fn create_stream(&self, key: &[u8]) -> Result<bool, Error> {
+        if self.lock().stream(key)?.is_some() {
+            return Ok(false);
+        }
+        self.write(&Record::Create { key })?;
+        Ok(true)
+    }
+
+    /// Sets a stream's idempotency window (clears what it remembers), as
+    /// Redis's XCFGSET.
+    pub fn set_idmp_config(&self, key: &[u8], config: IdmpConfig) -> Result<(), Error> {
+        let c = config.validate()?;
+        if self.lock().stream(key)?.is_none() {
+            return Err(Error::NoSuchKey);
+        }
+        self.write(&Record::IdmpConfig {
+            key,
+            duration_s: c.duration_s,
+            max_size: c.max_size,
+        })
+    }
+
+    // ----- streams: reads -----
+
+    fn read<T>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&Stream, &Wal) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let eng = self.lock();
+        match eng.stream(key)? {
+            Some(s) => f(s, &self.wal).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// XRANGE: ascending, at most `count` entries. Missing key: empty.
+    pub fn xrange(
+        &self,
+        key: &[u8],
+        range: IdRange,
+        count: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
+        Ok(self
+            .read(key, |s, w| s.range(w, range, count))?
+            .unwrap_or_default())
+    }
+
+    /// XREVRANGE: descending, at most `count` entries.
+    pub fn xrevrange(
+        &self,
+        key: &[u8],
+        range: IdRange,
+        count: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
+        Ok(self
+            .read(key, |s, w| s.rev_range(w, range, count))?
+            .unwrap_or_default())
+    }
+
+    /// XREAD without blocking: for each `(key, after)`, entries with a
+    /// greater ID; streams with nothing new are left out.
+    pub fn xread(
+        &self,
+        streams: &[(&[u8], StreamId)],
+        count: Option<usize>,
+    ) -> Result<Vec<StreamEntries>, Error> {
+        let eng = self.lock();
+        let mut out = Vec::new();
+        for (key, after) in streams {
+            if let Some(s) = eng.stream(key)? {
+                let entries = s.read_after(&self.wal, *after, count)?;
+                if !entries.is_empty() {
+                    out.push((key.to_vec(), entries));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last live entry (XREAD `+`).
+    pub fn last_entry(&self, key: &[u8]) -> Result<Option<Entry>, Error> {
+        Ok(self.read(key, |s, w| s.last_entry(w))?.flatten())
+    }
+
+    /// The last generated ID (`$`), `None` for a missing key.
+    pub fn last_id(&self, key: &[u8]) -> Result<Option<StreamId>, Error> {
+        Ok(self.lock().stream(key)?.map(Stream::last_id))
+    }
+
+    /// XLEN (0 for a missing key).
+    pub fn xlen(&self, key: &[u8]) -> Result<u64, Error> {
+        Ok(self.lock().stream(key)?.map_or(0, Stream::len))
+    }
+
+    /// XINFO STREAM. `Err(NoSuchKey)` for a missing key.
+    pub fn xinfo_stream(&self, key: &[u8]) -> Result<StreamInfo, Error> {
+        self.read(key, |s, w| s.info(w))?.ok_or(Error::NoSuchKey)
+    }
+
+    /// XINFO STREAM FULL's entries: the first `count` (0 = all).
+    pub fn xinfo_entries(&self, key: &[u8], count: usize) -> Result<Vec<Entry>, Error> {
+        let count = if count == 0 { None } else { Some(count) };
+        self.read(key, |s, w| s.range(w, IdRange::ALL, count))?
+            .ok_or(Error::NoSuchKey)
+    }
+
+    /// Runs `f` on a stream under the engine lock (for layers built on the
+    /// store, such as consumer groups).
+    pub fn with_stream<T>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&Stream, &Wal) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        self.read(key, f)
+    }
+
+    // ----- key space -----
+
+    /// DEL: returns how many of `keys` existed.
+    pub fn del(&self, keys: &[&[u8]]) -> Result<u64, Error> {
+        let mut present: Vec<&[u8]> = Vec::new();
+        {
+            let eng = self.lock();
+            for k in keys {
+                if eng.keyspace.get(k).is_some() && !present.contains(k) {
+                    present.push(k);
+                }
+            }
+        }
+        if present.is_empty() {
+            return Ok(0);
+        }
+        let n = present.len() as u64;
+        self.write(&Record::Del { keys: present })?;
+        Ok(n)
+    }
+
+    /// EXISTS: counts keys that exist (a key named twice counts twice).
+    pub fn exists(&self, keys: &[&[u8]]) -> u64 {
+        let eng = self.lock();
+        keys.iter()
+            .filter(|k| eng.keyspace.get(k).is_some())
+            .count() as u64
+    }
+
+    /// TYPE: `"stream"`, or `"none"` for a missing key.
+    pub fn key_type(&self, key: &[u8]) -> &'static str {
+        self.lock()
+            .keyspace
+            .get(key)
+            .map_or("none", Value::type_name)
+    }
+
+    /// KEYS pattern.
+    pub fn keys(&self, pattern: &[u8]) -> Vec<Vec<u8>> {
+        self.lock().keyspace.keys(pattern)
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: next cursor and keys.
+    pub fn scan(
+        &self,
+        cursor: u64,
+        pattern: Option<&[u8]>,
+        type_name: Option<&str>,
+        count: usize,
+    ) -> (u64, Vec<Vec<u8>>) {
+        self.lock().keyspace.scan(cursor, pattern, type_name, count)
+    }
+
+    /// Heap bytes held by the stream indexes (for INFO memory and
+    /// maxmemory accounting): blocks and tombstones, not the log.
+    pub fn index_memory(&self) -> u64 {
+        let eng = self.lock();
+        eng.keyspace
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Stream(s) => (k.len() + s.index_bytes()) as u64,
+            })
+            .sum()
+    }
+
+    /// DBSIZE.
+    pub fn dbsize(&self) -> u64 {
+        self.lock().keyspace.len() as u64
+    }
+
+    /// FLUSHALL.
+    pub fn flushall(&self) -> Result<(), Error> {
+        self.write(&Record::FlushAll)
+    }
+
+    /// RENAME src dst (replacing dst).
+    pub fn rename(&self, src: &[u8], dst: &[u8]) -> Result<(), Error> {
+        if self.lock().keyspace.get(src).is_none() {
+            return Err(Error::NoSuchKey);
+        }
+        if src == dst {
+            return Ok(());
+        }
+        self.write(&Record::Rename { src, dst })
+    }
+
+    // ----- durability, configuration, checkpoints -----
+
+    /// Position the next record will get; every write so far ends before it.
+    pub fn log_end(&self) -> u64 {
+        self.wal.end().0
+    }
+    /// Everything before this position is durable.
+    pub fn durable_end(&self) -> u64 {
+        self.wal.durable_end().0
+    }
+    /// Waits until everything before `end` is durable (group commit).
+    pub fn wait_durable(&self, end: u64) -> Result<(), Error> {
+        Ok(self.wal.wait_durable(Position(end))?)
+    }
+    /// Makes everything written so far durable; returns the durable end.
+    pub fn sync(&self) -> Result<u64, Error> {
+        Ok(self.wal.sync()?.0)
+    }
+    /// The fsync policy.
+    pub fn fsync_policy(&self) -> FsyncPolicy {
+        self.wal.fsync_policy()
+    }
+    /// Changes the fsync policy (CONFIG SET appendfsync).
+    pub fn set_fsync_policy(&self, p: FsyncPolicy) {
+        self.wal.set_fsync_policy(p);
+    }
+    /// Node limits for future appends (CONFIG SET stream-node-max-*).
+    pub fn set_node_limits(&self, limits: NodeLimits) {
+        self.lock().limits = limits;
+    }
+    /// Current node limits.
+    pub fn node_limits(&self) -> NodeLimits {
+        self.lock().limits
+    }
+
+    /// Writes a checkpoint of the whole state, then deletes WAL segments
+    /// that hold no live entry and are covered by it.
+    pub fn checkpoint(&self) -> Result<CheckpointInfo, Error> {
+        let guard = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        self.checkpoint_locked(guard)
+    }
+
+    fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointInfo, Error> {
+        let (bytes, position, min_live) = {
+            let mut eng = self.lock();
+            let position = self.wal.end().0;
+            let bytes = checkpoint::encode(
+                &SnapshotRef {
+                    keyspace: &eng.keyspace,
+                },
+                position,
+            )?;
+            eng.since_checkpoint = (0, 0);
+            (bytes, position, eng.min_live_position())
+        };
+        // The checkpoint must never be ahead of the durable log.
+        self.wal.wait_durable(Position(position))?;
+        checkpoint::write(&self.dir, &bytes)?;
+        let cut = min_live.map_or(position, |p| p.min(position));
+        let deleted = self.wal.delete_before(Position(cut))?;
+        Ok(CheckpointInfo {
+            position,
+            bytes: bytes.len() as u64,
+            segments_deleted: deleted.len(),
+        })
+    }
+
+    /// Makes everything durable and closes the log.
+    pub fn close(self) -> Result<(), Error> {
+        let Store { wal, engine, .. } = self;
+        drop(engine);
+        match Arc::try_unwrap(wal) {
+            Ok(wal) => Ok(wal.close()?),
+            Err(wal) => {
+                wal.sync()?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn validate_fields(fields: &[(&[u8], &[u8])]) -> Result<(), Error> {
+    if fields.is_empty() {
+        return Err(Error::NoFields);
+    }
+    let total: u64 = fields.iter().map(|(f, v)| (f.len() + v.len()) as u64).sum();
+    if total > crate::stream::listpack::STREAM_LISTPACK_MAX_SIZE {
+        return Err(Error::TooLarge);
+    }
+    Ok(())
+}
+
+fn check_expect(stream: Option<&Stream>, expect: Option<Expect>) -> Result<(), Error> {
+    match (expect, stream) {
+        (None, _) | (Some(Expect::NoStream), None) => Ok(()),
+        (Some(Expect::NoStream), Some(s)) => Err(Error::VersionConflictExists {
+            actual: s.last_id(),
+        }),
+        (Some(Expect::LastId(expected)), None) => Err(Error::VersionConflictMissing { expected }),
+        (Some(Expect::LastId(expected)), Some(s)) if s.last_id() == expected => Ok(()),
+        (Some(Expect::LastId(expected)), Some(s)) => Err(Error::VersionConflict {
+            expected,
+            actual: s.last_id(),
+        }),
+    }
+}

@@ -1,0 +1,140 @@
+//! Range reads over a stream: binary search for the first block that can
+//! hold the start, then walk blocks forward (or backward) reading entries
+//! back from the log, skipping deleted ones, until the bound or COUNT.
+
+use eddy_wal::Wal;
+
+use super::id::{IdRange, StreamId};
+use super::index::{Loaded, first_block_reaching};
+use super::{Entry, Stream};
+use crate::error::Error;
+
+impl Stream {
+    /// Live entries inside `range`, ascending, at most `count` (None = all).
+    /// `count == Some(0)` returns nothing (the server replies with a null).
+    pub fn range(
+        &self,
+        wal: &Wal,
+        range: IdRange,
+        count: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
+        let limit = count.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        if limit == 0 || range.start > range.end {
+            return Ok(out);
+        }
+        let mut bi = first_block_reaching(&self.blocks, range.start);
+        while let Some(b) = self.blocks.get(bi) {
+            if b.first_id > range.end {
+                break;
+            }
+            if b.live > 0 {
+                for e in self.load(wal, b)? {
+                    if e.id > range.end {
+                        return Ok(out);
+                    }
+                    if e.id >= range.start && !self.is_deleted(e.id) {
+                        out.push(e.into_entry()?);
+                        if out.len() >= limit {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+            bi += 1;
+        }
+        Ok(out)
+    }
+
+    /// Live entries inside `range`, descending, at most `count`.
+    pub fn rev_range(
+        &self,
+        wal: &Wal,
+        range: IdRange,
+        count: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
+        let limit = count.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        if limit == 0 || range.start > range.end {
+            return Ok(out);
+        }
+        // One past the last block that can hold `range.end`.
+        let mut bi = self.blocks.partition_point(|b| b.first_id <= range.end);
+        while bi > 0 {
+            bi -= 1;
+            let Some(b) = self.blocks.get(bi) else { break };
+            if b.last_id < range.start {
+                break;
+            }
+            if b.live == 0 {
+                continue;
+            }
+            for e in self.load(wal, b)?.into_iter().rev() {
+                if e.id < range.start {
+                    return Ok(out);
+                }
+                if e.id <= range.end && !self.is_deleted(e.id) {
+                    out.push(e.into_entry()?);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Entries with an ID greater than `after` (what XREAD returns).
+    pub fn read_after(
+        &self,
+        wal: &Wal,
+        after: StreamId,
+        count: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
+        match after.next() {
+            Some(start) => self.range(
+                wal,
+                IdRange {
+                    start,
+                    end: StreamId::MAX,
+                },
+                count,
+            ),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The first live entry.
+    pub(crate) fn first_live(&self, wal: &Wal) -> Result<Option<Loaded>, Error> {
+        for b in self.blocks.iter().filter(|b| b.live > 0) {
+            if let Some(e) = self
+                .load(wal, b)?
+                .into_iter()
+                .find(|e| !self.is_deleted(e.id))
+            {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last live entry (XREAD `+`, XINFO last-entry, XSETID's check).
+    pub(crate) fn last_live(&self, wal: &Wal) -> Result<Option<Loaded>, Error> {
+        for b in self.blocks.iter().rev().filter(|b| b.live > 0) {
+            if let Some(e) = self
+                .load(wal, b)?
+                .into_iter()
+                .rev()
+                .find(|e| !self.is_deleted(e.id))
+            {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last live entry as a public view.
+    pub fn last_entry(&self, wal: &Wal) -> Result<Option<Entry>, Error> {
+        self.last_live(wal)?.map(Loaded::into_entry).transpose()
+    }
+}

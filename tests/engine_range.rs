@@ -1,0 +1,222 @@
+//! Range reads, XREAD, XDEL, XSETID and XINFO STREAM, checked against what
+//! redis-server 7.0 answers for the same commands.
+
+mod engine_util;
+
+use eddy::stream::id::{parse_range_end, parse_range_start};
+use eddy::{AddArgs, Error, IdRange, IdSpec, NodeLimits, Store, StreamId};
+use engine_util::*;
+
+fn add(s: &Store, key: &[u8], ms: u64, seq: u64) -> Result<(), Error> {
+    let f = pairs(&[("a", "1")]);
+    s.xadd(key, &AddArgs::new(&f).id(IdSpec::Explicit(id(ms, seq))))?;
+    Ok(())
+}
+
+fn range(s: &Store, start: &str, end: &str, count: Option<usize>) -> Result<Vec<StreamId>, Error> {
+    let r = IdRange::parse(start, end)?;
+    Ok(ids(&s.xrange(b"t", r, count)?))
+}
+
+fn four(dir: &std::path::Path) -> Result<Store, Error> {
+    let s = open_with_limits(
+        dir,
+        &clock(1),
+        NodeLimits {
+            max_bytes: 4096,
+            max_entries: 2,
+        },
+    );
+    for (ms, seq) in [(5, 0), (5, 1), (5, 2), (6, 0)] {
+        add(&s, b"t", ms, seq)?;
+    }
+    Ok(s)
+}
+
+#[test]
+fn exclusive_and_incomplete_bounds() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = four(dir.path())?;
+    // Redis: XRANGE t (5 +  ->  5-1 5-2 6-0
+    assert_eq!(
+        range(&s, "(5", "+", None)?,
+        vec![id(5, 1), id(5, 2), id(6, 0)]
+    );
+    // Redis: XRANGE t - (5  ->  5-0 5-1 5-2
+    assert_eq!(
+        range(&s, "-", "(5", None)?,
+        vec![id(5, 0), id(5, 1), id(5, 2)]
+    );
+    assert_eq!(
+        range(&s, "5", "5", None)?,
+        vec![id(5, 0), id(5, 1), id(5, 2)]
+    );
+    assert_eq!(range(&s, "(5-1", "(6-0", None)?, vec![id(5, 2)]);
+    assert_eq!(range(&s, "5-1", "5-1", None)?, vec![id(5, 1)]);
+    assert_eq!(range(&s, "7", "5", None)?, vec![]);
+    for (a, b) in [("(-", "+"), ("(+", "+"), ("-", "(-"), ("(", "+")] {
+        assert!(
+            matches!(IdRange::parse(a, b), Err(Error::InvalidStreamId)),
+            "{a} {b}"
+        );
+    }
+    let max = "(18446744073709551615-18446744073709551615";
+    assert!(matches!(
+        parse_range_start(max),
+        Err(Error::InvalidStartInterval)
+    ));
+    assert!(matches!(
+        parse_range_end("(0-0"),
+        Err(Error::InvalidEndInterval)
+    ));
+    Ok(())
+}
+
+#[test]
+fn count_edge_cases() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = four(dir.path())?;
+    assert_eq!(range(&s, "-", "+", Some(0))?, vec![]);
+    assert_eq!(range(&s, "-", "+", Some(1))?, vec![id(5, 0)]);
+    assert_eq!(
+        range(&s, "-", "+", Some(3))?,
+        vec![id(5, 0), id(5, 1), id(5, 2)]
+    );
+    assert_eq!(range(&s, "-", "+", Some(100))?.len(), 4);
+    let rev = ids(&s.xrevrange(b"t", IdRange::ALL, Some(2))?);
+    assert_eq!(rev, vec![id(6, 0), id(5, 2)]);
+    let rev = ids(&s.xrevrange(b"t", IdRange::parse("-", "(6-0")?, None)?);
+    assert_eq!(rev, vec![id(5, 2), id(5, 1), id(5, 0)]);
+    assert!(s.xrange(b"missing", IdRange::ALL, None)?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn deleted_entries_are_skipped_across_blocks() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open_with_limits(
+        dir.path(),
+        &clock(1),
+        NodeLimits {
+            max_bytes: 4096,
+            max_entries: 3,
+        },
+    );
+    for i in 1..=20 {
+        add(&s, b"t", i, 0)?;
+    }
+    assert_eq!(s.xdel(b"t", &[id(3, 0), id(4, 0), id(4, 0), id(99, 0)])?, 2);
+    // A block whose entries are all deleted disappears (4-6: 4 gone, 5, 6).
+    assert_eq!(s.xdel(b"t", &[id(5, 0), id(6, 0)])?, 2);
+    assert_eq!(s.xinfo_stream(b"t")?.radix_tree_keys, 6);
+    let got = range(&s, "2", "8", None)?;
+    assert_eq!(got, vec![id(2, 0), id(7, 0), id(8, 0)]);
+    let rev = ids(&s.xrevrange(b"t", IdRange::parse("2", "8")?, Some(2))?);
+    assert_eq!(rev, vec![id(8, 0), id(7, 0)]);
+    assert_eq!(s.xlen(b"t")?, 16);
+    let read = s.xread(&[(b"t", id(6, 0)), (b"missing", id(0, 0))], Some(2))?;
+    assert_eq!(read.len(), 1);
+    assert_eq!(ids(&read[0].1), vec![id(7, 0), id(8, 0)]);
+    Ok(())
+}
+
+#[test]
+fn last_entry_skips_a_deleted_tail() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = four(dir.path())?;
+    s.xdel(b"t", &[id(6, 0)])?;
+    assert_eq!(s.last_entry(b"t")?.map(|e| e.id()), Some(id(5, 2)));
+    assert_eq!(s.last_id(b"t")?, Some(id(6, 0)));
+    Ok(())
+}
+
+/// redis-server 7.0: XADD x 1-1, 2-1, 3-1; XDEL x 3-1; then the XSETID
+/// sequence below gives OK, top-item error, entries_added error, provided
+/// max_deleted error, OK, provided max_deleted error, OK, and XINFO shows
+/// length 2, last-generated 3-2, max-deleted 2-2, entries-added 2.
+#[test]
+fn xsetid_rules() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path(), &clock(1));
+    for ms in 1..=3 {
+        add(&s, b"x", ms, 1)?;
+    }
+    s.xdel(b"x", &[id(3, 1)])?;
+    s.xsetid(b"x", id(2, 5), None, None)?;
+    assert!(matches!(
+        s.xsetid(b"x", id(2, 0), None, None),
+        Err(Error::XsetidBelowTop)
+    ));
+    assert!(matches!(
+        s.xsetid(b"x", id(2, 1), Some(1), None),
+        Err(Error::XsetidEntriesAdded)
+    ));
+    assert!(matches!(
+        s.xsetid(b"x", id(2, 1), None, Some(id(2, 2))),
+        Err(Error::XsetidBelowGivenMaxDeleted)
+    ));
+    s.xsetid(b"x", id(3, 0), None, Some(id(2, 2)))?;
+    assert!(matches!(
+        s.xsetid(b"x", id(3, 0), None, Some(id(3, 1))),
+        Err(Error::XsetidBelowGivenMaxDeleted)
+    ));
+    s.xsetid(b"x", id(3, 2), Some(2), None)?;
+    let info = s.xinfo_stream(b"x")?;
+    assert_eq!(info.length, 2);
+    assert_eq!(info.last_generated_id, id(3, 2));
+    assert_eq!(info.max_deleted_entry_id, id(2, 2));
+    assert_eq!(info.entries_added, 2);
+    assert_eq!(info.recorded_first_entry_id, id(1, 1));
+    assert_eq!(info.first_entry.map(|e| e.id()), Some(id(1, 1)));
+    assert_eq!(info.last_entry.map(|e| e.id()), Some(id(2, 1)));
+    assert!(matches!(
+        s.xsetid(b"nokey", id(1, 1), None, None),
+        Err(Error::NoSuchKey)
+    ));
+    assert!(matches!(
+        s.xsetid(b"nokey", id(1, 1), None, Some(id(2, 0))),
+        Err(Error::XsetidBelowGivenMaxDeleted)
+    ));
+    // New IDs must exceed the new last ID.
+    let f = pairs(&[("a", "1")]);
+    let err = s.xadd(b"x", &AddArgs::new(&f).id(IdSpec::Explicit(id(3, 2))));
+    assert!(matches!(err, Err(Error::IdNotIncreasing)));
+    Ok(())
+}
+
+/// redis-server 7.0: XADD e 5-0; XDEL e 5-0 -> XINFO: length 0,
+/// radix-tree-keys 0, radix-tree-nodes 1, last 5-0, max-deleted 5-0,
+/// entries-added 1, recorded-first 0-0; XSETID e 1-0 is accepted.
+#[test]
+fn xinfo_of_an_emptied_stream() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path(), &clock(1));
+    add(&s, b"e", 5, 0)?;
+    assert_eq!(s.xdel(b"e", &[id(5, 0)])?, 1);
+    let info = s.xinfo_stream(b"e")?;
+    assert_eq!(
+        (
+            info.length,
+            info.radix_tree_keys,
+            info.radix_tree_nodes,
+            info.entries_added
+        ),
+        (0, 0, 1, 1)
+    );
+    assert_eq!(info.last_generated_id, id(5, 0));
+    assert_eq!(info.max_deleted_entry_id, id(5, 0));
+    assert_eq!(info.recorded_first_entry_id, StreamId::MIN);
+    assert!(info.first_entry.is_none() && info.last_entry.is_none());
+    s.xsetid(b"e", id(1, 0), None, None)?;
+    assert!(matches!(s.xinfo_stream(b"nope"), Err(Error::NoSuchKey)));
+    Ok(())
+}
+
+#[test]
+fn xinfo_full_entries_honour_count() -> Result<(), Error> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = four(dir.path())?;
+    assert_eq!(s.xinfo_entries(b"t", 2)?.len(), 2);
+    assert_eq!(s.xinfo_entries(b"t", 0)?.len(), 4);
+    Ok(())
+}

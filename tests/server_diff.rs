@@ -1,0 +1,311 @@
+//! Differential tests: the same request scripts against eddy and a real
+//! redis-server 7.0, comparing the reply bytes. Skipped, with the reason
+//! printed, when `redis-server` is not on PATH.
+//!
+//! Each script ends with `ECHO __end__` so the reader knows where the
+//! replies end; scripts that make the server close the connection end with
+//! `<CLOSED>` instead.
+
+mod server_common;
+
+use std::net::SocketAddr;
+
+use server_common::{TestServer, run_script, start_redis};
+
+const MARKER: &[u8] = b"$7\r\n__end__\r\n";
+
+/// Scripts whose replies must be identical byte for byte.
+const SCRIPTS: &[&str] = &[
+    // Connection commands.
+    "PING\r\nPING hello\r\nPING a b\r\nping\r\n",
+    "ECHO\r\nECHO a b\r\nECHO \"\"\r\necho x\r\n",
+    "SELECT 0\r\nSELECT x\r\nSELECT -1\r\nSELECT 99999\r\nSELECT\r\n",
+    "AUTH x\r\nAUTH a b\r\nAUTH a b c\r\nAUTH\r\n",
+    "HELLO 4\r\nHELLO x\r\nHELLO 1\r\nHELLO 2 foo\r\nHELLO 3 SETNAME \"a b\"\r\n",
+    "QUIT\r\nPING\r\n",
+    // Unknown commands and arity.
+    "foo\r\nfoo a b\r\nFOO 'x y'\r\n",
+    "*3\r\n$3\r\nfoo\r\n$200\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n$1\r\nb\r\n",
+    "CONFIG\r\nCLIENT\r\nCONFIG FOO\r\nCLIENT foo bar\r\nCOMMAND FOO\r\nCONFIG GET\r\n",
+    // Transactions.
+    "MULTI\r\nMULTI\r\nPING\r\nEXEC\r\n",
+    "MULTI\r\nfoo\r\nPING\r\nEXEC\r\nPING\r\n",
+    "EXEC\r\nDISCARD\r\nMULTI\r\nPING a b c\r\nEXEC\r\n",
+    "MULTI\r\nECHO\r\nEXEC\r\nMULTI\r\nDISCARD\r\nDISCARD\r\n",
+    "MULTI\r\nSHUTDOWN\r\nEXEC\r\n",
+    "MULTI\r\nPING\r\nECHO x\r\nCLIENT SETNAME t\r\nCLIENT GETNAME\r\nEXEC\r\n",
+    // CLIENT.
+    "CLIENT SETNAME \"a b\"\r\nCLIENT GETNAME\r\nCLIENT SETNAME x\r\nCLIENT GETNAME\r\nCLIENT SETNAME\r\n",
+    "CLIENT LIST TYPE bogus\r\nCLIENT LIST TYPE master\r\nCLIENT LIST ID abc\r\nCLIENT LIST foo\r\n",
+    // CONFIG.
+    "CONFIG GET maxmemory\r\nCONFIG GET maxmemory-policy\r\nCONFIG GET maxmemory-samples\r\n",
+    "CONFIG GET stream-node-max-entries\r\nCONFIG GET stream-node-max-bytes\r\nCONFIG GET timeout\r\n",
+    "CONFIG GET proto-max-bulk-len\r\nCONFIG GET client-query-buffer-limit\r\nCONFIG GET loglevel\r\n",
+    "CONFIG GET logfile\r\nCONFIG GET requirepass\r\nCONFIG GET appendfsync\r\nCONFIG GET databases\r\n",
+    "CONFIG GET nosuchthing\r\nCONFIG GET MAXMEMORY\r\n",
+    "CONFIG SET a\r\nCONFIG SET maxmemory 1 port\r\nCONFIG SET foo 1\r\n",
+    "CONFIG SET maxmemory abc\r\nCONFIG SET maxmemory -1\r\nCONFIG SET maxmemory 1.5gb\r\n",
+    "CONFIG SET maxmemory-policy foo\r\nCONFIG SET databases 3\r\nCONFIG SET maxmemory 1 maxmemory 2\r\n",
+    "CONFIG SET maxmemory-samples abc\r\nCONFIG SET maxmemory-samples 0\r\nCONFIG SET appendonly maybe\r\n",
+    "CONFIG SET timeout -1\r\nCONFIG SET proto-max-bulk-len 1\r\nCONFIG SET loglevel loud\r\n",
+    "CONFIG SET maxmemory 2MB\r\nCONFIG GET maxmemory\r\nCONFIG SET maxmemory 3k maxmemory-policy ALLKEYS-LRU\r\nCONFIG GET maxmemory\r\nCONFIG GET maxmemory-policy\r\n",
+    "CONFIG SET maxmemory kb\r\nCONFIG GET maxmemory\r\nCONFIG SET maxmemory 1G\r\nCONFIG GET maxmemory\r\nCONFIG SET maxmemory 0\r\n",
+    "CONFIG SET stream-node-max-bytes 8kb stream-node-max-entries 7\r\nCONFIG GET stream-node-max-bytes\r\nCONFIG GET stream-node-max-entries\r\n",
+    "CONFIG HELP\r\nCONFIG RESETSTAT\r\nCONFIG REWRITE\r\nCONFIG RESETSTAT x\r\n",
+    // COMMAND.
+    "COMMAND INFO nosuch\r\nCOMMAND COUNT x\r\n",
+    // Inline parsing.
+    "ECHO \"a\\x41\\n\\tb\"\r\nECHO 'single \\' quote'\r\nECHO \"\\q\"\r\nECHO \"\\xZZ\"\r\n",
+    "\r\n  \r\n*0\r\n*-1\r\nPING\r\n",
+    "*1\r\n$4\r\npingXY*1\r\n$4\r\nping\r\n",
+    // Protocol errors (the connection closes).
+    "*abc\r\n",
+    "*3000000000\r\n",
+    "PING\r\n*1\r\n+foo\r\n",
+    "*1\r\n$-1\r\n",
+    "*1\r\n$abc\r\n",
+    "*1\r\n$600000000\r\n",
+    "*01\r\n",
+    "*+1\r\n",
+    "ECHO \"a\r\n",
+    "ECHO \"a\"b\r\n",
+    "ECHO 'a'b\r\n",
+    "*1\r\n\r\n",
+    "*2\r\n$4\r\nECHO\r\n:5\r\n",
+];
+
+/// Stream and key-space scripts; each runs on an empty data set.
+const STREAM_SCRIPTS: &[&str] = &[
+    // XADD: IDs and their errors.
+    "XADD s 1-1 a 1\r\nXADD s 1-1 a 1\r\nXADD s 1-0 a 1\r\nXADD s 1-2 a 1 b 2\r\nXADD s 2 c 3\r\nXADD s 2-* d 4\r\nXADD s 3-* e 5\r\nXRANGE s - +\r\n",
+    "XADD s 0-0 a 1\r\nXADD s 0 a 1\r\nXADD s 0-* a 1\r\nXADD s abc a 1\r\nXADD s 1-x a 1\r\nXADD s - a 1\r\nXADD s + a 1\r\nXADD s 1-2-3 a 1\r\nXADD s 18446744073709551616 a 1\r\nEXISTS s\r\n",
+    "XADD s 1 a\r\nXADD s 1 a b c\r\nXADD s\r\nXADD s MAXLEN 5\r\nXADD s NOMKSTREAM\r\n",
+    "XADD s NOMKSTREAM 1 a 1\r\nEXISTS s\r\nXADD s 1 a 1\r\nXADD s NOMKSTREAM 2 a 1\r\nXLEN s\r\n",
+    "XADD s 18446744073709551615-18446744073709551615 a 1\r\nXADD s 1 a 1\r\nXADD s 18446744073709551615-* a 1\r\n",
+    // XADD trimming and its option errors.
+    "XADD s 1 a 1\r\nXADD s 2 a 1\r\nXADD s MAXLEN 1 3 a 1\r\nXRANGE s - +\r\nXADD s MAXLEN = 1 4 a 1\r\nXLEN s\r\nXADD s MINID 4 5 a 1\r\nXRANGE s - +\r\n",
+    "XADD s MAXLEN -1 1 a 1\r\nXADD s MAXLEN abc 1 a 1\r\nXADD s MAXLEN 1 MINID 1 1 a 1\r\nXADD s LIMIT 5 1 a 1\r\nXADD s MAXLEN 1 LIMIT 5 1 a 1\r\nXADD s MAXLEN ~ 1 LIMIT -1 1 a 1\r\nXADD s MINID abc 1 a 1\r\nXADD s LIMIT 0 1 a 1\r\n",
+    "XADD s MAXLEN ~ 0 1 a 1\r\nXADD s MAXLEN ~ 0 LIMIT 0 2 a 1\r\nXLEN s\r\nXADD s MAXLEN\r\nXADD s MAXLEN ~\r\n",
+    // XRANGE / XREVRANGE.
+    "XADD s 1-1 a 1\r\nXADD s 1-2 b 2\r\nXADD s 2-1 c 3\r\nXRANGE s - + COUNT 2\r\nXRANGE s (1-1 +\r\nXRANGE s - (2-1\r\nXRANGE s 1 1\r\nXRANGE s 2 +\r\nXREVRANGE s + -\r\nXREVRANGE s + - COUNT 1\r\nXREVRANGE s (2-1 -\r\n",
+    "XADD s 1-1 a 1\r\nXRANGE s - + COUNT 0\r\nXRANGE s - + COUNT -5\r\nXRANGE s - + COUNT x\r\nXRANGE s - + FOO\r\nXRANGE s - + COUNT\r\nXRANGE nope - +\r\nXRANGE s x +\r\nXRANGE s - x\r\nXRANGE s (+ +\r\nXRANGE s - (-\r\nXRANGE s (18446744073709551615-18446744073709551615 +\r\nXRANGE s - (0-0\r\nXRANGE s 5 1\r\nXRANGE s ( +\r\n",
+    // XLEN, XDEL, XTRIM.
+    "XLEN nope\r\nXADD s 1 a 1\r\nXADD s 2 a 1\r\nXADD s 3 a 1\r\nXDEL s 2 2 9\r\nXLEN s\r\nXDEL s abc\r\nXDEL nope abc\r\nXDEL s\r\nXRANGE s - +\r\nXINFO STREAM s\r\n",
+    "XTRIM nope MAXLEN 0\r\nXADD s 1 a 1\r\nXADD s 2 a 1\r\nXADD s 3 a 1\r\nXTRIM s\r\nXTRIM s FOO 1\r\nXTRIM s LIMIT 1\r\nXTRIM s MAXLEN 1 LIMIT 1\r\nXTRIM s MAXLEN 2\r\nXTRIM s MINID 3\r\nXTRIM s MINID =\r\nXRANGE s - +\r\nXTRIM s MAXLEN ~ 0\r\nXLEN s\r\n",
+    // XSETID.
+    "XSETID nope 1\r\nXADD s 5 a 1\r\nXSETID s 4\r\nXSETID s 6\r\nXADD s 6 a 1\r\nXSETID s 9 ENTRIESADDED -1\r\nXSETID s 9 ENTRIESADDED 1\r\nXSETID s 9 MAXDELETEDID 10\r\nXSETID s 9 FOO\r\nXSETID s 9 ENTRIESADDED 5 MAXDELETEDID 8\r\nXINFO STREAM s\r\nXSETID s abc\r\n",
+    // XINFO.
+    "XINFO STREAM nope\r\nXADD s 1-1 a 1 b 2\r\nXADD s 2-2 c 3\r\nXINFO STREAM s\r\nXINFO STREAM s FULL\r\nXINFO STREAM s FULL COUNT 1\r\nXINFO STREAM s FULL COUNT 0\r\nXINFO STREAM s FOO\r\nXINFO STREAM s FULL COUNT\r\nXINFO HELP\r\nXINFO FOO\r\nXINFO\r\n",
+    "XADD s MAXLEN 0 1 a 1\r\nXINFO STREAM s\r\nXINFO STREAM s FULL\r\n",
+    "XINFO GROUPS nope\r\nXINFO CONSUMERS nope g\r\nXADD s 1 a 1\r\nXINFO GROUPS s\r\nXINFO CONSUMERS s g\r\nXINFO GROUPS s x\r\nXINFO CONSUMERS s\r\n",
+    // XREAD without blocking.
+    "XREAD STREAMS nope 0\r\nXADD s 1 a 1\r\nXADD s 2 b 2\r\nXADD t 1 c 3\r\nXREAD STREAMS s t 0 0\r\nXREAD COUNT 1 STREAMS s t 0 0\r\nXREAD STREAMS s $\r\nXREAD STREAMS s t 1 0-1\r\nXREAD COUNT 0 STREAMS s 0\r\nXREAD COUNT -3 STREAMS s 1\r\n",
+    "XREAD STREAMS s\r\nXREAD STREAMS s t 0\r\nXREAD COUNT x STREAMS s 0\r\nXREAD BLOCK x STREAMS s 0\r\nXREAD BLOCK -1 STREAMS s 0\r\nXREAD FOO STREAMS s 0\r\nXREAD s 0\r\nXREAD STREAMS s abc\r\nXREAD STREAMS s +\r\nXREAD STREAMS s -\r\n",
+    "XADD s 1 a 1\r\nXREAD BLOCK 0 STREAMS s 0\r\nXREAD BLOCK 10 STREAMS s $\r\nMULTI\r\nXREAD BLOCK 0 STREAMS s $\r\nXADD s 2 b 2\r\nXREAD BLOCK 0 STREAMS s 1\r\nEXEC\r\n",
+    // Key space.
+    "XADD s 1 a 1\r\nXADD t 1 a 1\r\nEXISTS s s t nope\r\nTYPE s\r\nTYPE nope\r\nDBSIZE\r\nKEYS s\r\nKEYS nope*\r\nDEL s nope s\r\nUNLINK t\r\nDBSIZE\r\nDEL\r\n",
+    "XADD s 1 a 1\r\nRENAME s u\r\nXRANGE u - +\r\nEXISTS s\r\nRENAME nope x\r\nRENAME u u\r\nRENAME u\r\nXADD v 5 a 1\r\nRENAME u v\r\nXRANGE v - +\r\n",
+    "XADD s 1 a 1\r\nSCAN 0\r\nSCAN 0 MATCH s COUNT 100\r\nSCAN 0 TYPE stream\r\nSCAN 0 TYPE string\r\nSCAN x\r\nSCAN 0 COUNT 0\r\nSCAN 0 FOO bar\r\nKEYS *\r\n",
+    "XADD s 1 a 1\r\nFLUSHALL x\r\nFLUSHALL ASYNC\r\nDBSIZE\r\nXADD s 1 a 1\r\nFLUSHDB SYNC\r\nDBSIZE\r\nFLUSHDB\r\nFUNCTION FLUSH\r\nFUNCTION FLUSH ASYNC\r\nFUNCTION FLUSH x\r\nFUNCTION\r\n",
+    // Transactions over streams.
+    "MULTI\r\nXADD s 1 a 1\r\nXADD s 1 a 1\r\nXLEN s\r\nEXEC\r\nMULTI\r\nXADD s 2 a\r\nXLEN s\r\nEXEC\r\nXLEN s\r\n",
+];
+
+/// Scripts run after `HELLO 3`; the HELLO reply (it holds the client id and
+/// server version) is cut before comparing.
+const RESP3_SCRIPTS: &[&str] = &[
+    "CONFIG GET maxmemory\r\nCLIENT GETNAME\r\nCOMMAND INFO nosuch\r\nPING\r\nECHO x\r\n",
+    "MULTI\r\nPING\r\nCONFIG GET timeout\r\nEXEC\r\nCONFIG GET nosuch\r\n",
+    "HELLO 2 foo\r\nCLIENT SETNAME x\r\nCLIENT GETNAME\r\n",
+    "XADD s 1-1 a 1\r\nXADD t 2-2 b 2\r\nXREAD STREAMS s t 0 0\r\nXREAD STREAMS s $\r\nXRANGE s - + COUNT 0\r\nXADD n NOMKSTREAM 1 a 1\r\nXINFO STREAM s\r\nXINFO STREAM s FULL\r\nXADD e MAXLEN 0 1 a 1\r\nXINFO STREAM e\r\n",
+];
+
+/// With `requirepass secret`.
+const AUTH_SCRIPTS: &[&str] = &[
+    "PING\r\nAUTH wrong\r\nAUTH default wrong\r\nAUTH secret\r\nPING\r\n",
+    "foo\r\nECHO\r\nECHO x\r\nHELLO 3\r\nCLIENT GETNAME\r\nQUIT\r\n",
+    "MULTI\r\nPING\r\nAUTH secret\r\nMULTI\r\nPING\r\nEXEC\r\n",
+    "*11\r\n",
+    "*2\r\n$4\r\nECHO\r\n$20000\r\n",
+    "AUTH default secret\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n",
+];
+
+async fn compare<S: AsRef<str>>(
+    eddy: SocketAddr,
+    redis: SocketAddr,
+    scripts: &[S],
+    prefix: &str,
+    skip: usize,
+) {
+    let mut failures = Vec::new();
+    for script in scripts {
+        let script = script.as_ref();
+        let full = format!("{prefix}{script}ECHO __end__\r\n");
+        let (a, b) = tokio::join!(
+            run_script(eddy, full.as_bytes(), MARKER),
+            run_script(redis, full.as_bytes(), MARKER)
+        );
+        let (a, b) = (cut_frames(&a, skip), cut_frames(&b, skip));
+        if a != b {
+            // Show the replies from a little before the first difference.
+            let same = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            let from = same.saturating_sub(60);
+            failures.push(format!(
+                "script {script:?}\n  differ at byte {same}\n  eddy:  {:?}\n  redis: {:?}",
+                String::from_utf8_lossy(&a[from..]),
+                String::from_utf8_lossy(&b[from..])
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Drops the first `n` reply frames.
+fn cut_frames(out: &[u8], n: usize) -> Vec<u8> {
+    let mut c = std::io::Cursor::new(out);
+    for _ in 0..n {
+        if eddy::resp::Frame::check(&mut c).is_err() {
+            return out.to_vec();
+        }
+    }
+    out[c.position() as usize..].to_vec()
+}
+
+#[tokio::test]
+async fn server_commands_match_redis() {
+    let Some(redis) = start_redis(&[]).await else {
+        return;
+    };
+    let eddy = TestServer::start(&[]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    compare(eddy.addr, raddr, SCRIPTS, "", 0).await;
+    compare(
+        eddy.addr,
+        raddr,
+        RESP3_SCRIPTS,
+        "HELLO 3\r\nFLUSHALL\r\n",
+        2,
+    )
+    .await;
+    eddy.stop().await;
+}
+
+#[tokio::test]
+async fn stream_commands_match_redis() {
+    let Some(redis) = start_redis(&[]).await else {
+        return;
+    };
+    let eddy = TestServer::start(&[]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    compare(eddy.addr, raddr, STREAM_SCRIPTS, "FLUSHALL\r\n", 1).await;
+    eddy.stop().await;
+}
+
+#[tokio::test]
+async fn trimming_many_entries_matches_redis() {
+    let Some(redis) = start_redis(&[]).await else {
+        return;
+    };
+    let eddy = TestServer::start(&[]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    let mut scripts = Vec::new();
+    for (n, trim) in [
+        (250, "MAXLEN ~ 120"),
+        (250, "MAXLEN 120"),
+        (330, "MINID ~ 150"),
+        (500, "MAXLEN ~ 10 LIMIT 150"),
+    ] {
+        let mut s = String::new();
+        for i in 1..=n {
+            s.push_str(&format!("XADD s {i}-1 field value-{i}\r\n"));
+        }
+        s.push_str(&format!(
+            "XTRIM s {trim}\r\nXLEN s\r\nXRANGE s - + COUNT 3\r\n"
+        ));
+        s.push_str(&format!(
+            "XADD s {trim} {}-1 f v\r\nXLEN s\r\nXREVRANGE s + - COUNT 2\r\n",
+            n + 1
+        ));
+        scripts.push(s);
+    }
+    compare(eddy.addr, raddr, &scripts, "FLUSHALL\r\n", 1).await;
+    eddy.stop().await;
+}
+
+#[tokio::test]
+async fn authentication_matches_redis() {
+    let Some(redis) = start_redis(&["--requirepass", "secret"]).await else {
+        return;
+    };
+    let eddy = TestServer::start(&[("requirepass", "secret")]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    compare(eddy.addr, raddr, AUTH_SCRIPTS, "", 0).await;
+    eddy.stop().await;
+}
+
+/// Reads one reply frame from a fresh connection.
+async fn one_reply(addr: SocketAddr, request: &[u8]) -> eddy::resp::Frame {
+    let mut c = server_common::Raw::connect(addr).await;
+    let bytes = c.call(request, 1).await;
+    let mut cur = std::io::Cursor::new(&bytes[..]);
+    eddy::resp::Frame::parse(&mut cur).expect("a frame")
+}
+
+/// Arity, flags, key positions and ACL categories of `name`, with the sets sorted.
+fn command_shape(info: &eddy::resp::Frame) -> Option<Vec<String>> {
+    use eddy::resp::Frame;
+    let Frame::Array(outer) = info else {
+        return None;
+    };
+    let Some(Frame::Array(fields)) = outer.first() else {
+        return None;
+    };
+    let mut shape = Vec::new();
+    for (i, f) in fields.iter().enumerate().take(7).skip(1) {
+        let text = match f {
+            Frame::Array(items) | Frame::Set(items) => {
+                let mut v: Vec<String> = items.iter().map(|x| format!("{x:?}")).collect();
+                v.sort();
+                v.join(",")
+            }
+            other => format!("{other:?}"),
+        };
+        shape.push(format!("{i}:{text}"));
+    }
+    Some(shape)
+}
+
+#[tokio::test]
+async fn command_table_matches_redis() {
+    let Some(redis) = start_redis(&[]).await else {
+        return;
+    };
+    let eddy = TestServer::start(&[]).await;
+    let raddr: SocketAddr = ([127, 0, 0, 1], redis.port).into();
+    let eddy::resp::Frame::Array(names) = one_reply(eddy.addr, b"COMMAND LIST\r\n").await else {
+        panic!("COMMAND LIST is an array");
+    };
+    assert!(names.len() > 40, "{} commands", names.len());
+    let mut diffs = Vec::new();
+    for name in names {
+        let eddy::resp::Frame::Bulk(name) = name else {
+            panic!("names are bulk strings")
+        };
+        let req = eddy::resp::Frame::command([&b"COMMAND"[..], b"INFO", &name]);
+        let ours = command_shape(&one_reply(eddy.addr, &req).await);
+        let theirs = command_shape(&one_reply(raddr, &req).await);
+        if ours != theirs {
+            diffs.push(format!(
+                "{}: eddy {ours:?} redis {theirs:?}",
+                String::from_utf8_lossy(&name)
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    eddy.stop().await;
+}
