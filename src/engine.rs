@@ -12,6 +12,8 @@ use crate::record::{Record, TrimEffect, kind};
 use crate::stream::entry::{self, Addr, Fields, NewEntry, RunReader};
 use crate::stream::index::Pending;
 use crate::stream::{IdSpec, IdmpConfig, NodeLimits, Placed, Stream, StreamId, Trim, Undo};
+use crate::view::spec::ViewSpec;
+use crate::views::{self, Views};
 
 /// One entry of an append: ID form, fields, idempotency key.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +37,8 @@ pub(crate) struct Engine {
     /// Set when memory may no longer match the log (an apply failed after
     /// its record was written); writes are refused until reopen.
     pub poisoned: bool,
+    /// Views, fed by the appends to their source streams.
+    pub views: Views,
     buf: Vec<u8>,
 }
 
@@ -46,6 +50,7 @@ impl Engine {
             idmp_default,
             since_checkpoint: (0, 0),
             poisoned: false,
+            views: Views::default(),
             buf: Vec::new(),
         }
     }
@@ -217,6 +222,10 @@ impl Engine {
             self.poisoned = true;
             return Err(e);
         }
+        if self.views.reads(key) {
+            let entries = ids.iter().copied().zip(items.iter().map(|i| i.fields));
+            self.views.on_append(key, entries);
+        }
         Ok((ids, wal.end().0))
     }
 
@@ -240,20 +249,37 @@ impl Engine {
         if kind == kind::XADD {
             return self.apply_run(wal, pos, payload);
         }
-        // Kinds 32..=63 (consumer groups) and 64..=95 (views) are decoded
-        // by their own modules before this point once they exist.
+        match kind {
+            views::kind::VIEW_CREATE => {
+                let (spec, start) = views::decode_create(payload)?;
+                return self.apply_view_create(wal, spec, start);
+            }
+            views::kind::VIEW_DROP => {
+                self.views.remove(payload);
+                return Ok(());
+            }
+            _ => {}
+        }
+        // Kinds 32..=63 (consumer groups) are decoded by their own module
+        // before this point once it exists.
         let rec = Record::decode(kind, payload)?;
         self.apply_record(wal, &rec)
     }
 
     fn apply_run(&mut self, wal: &Wal, pos: Position, payload: &[u8]) -> Result<(), Error> {
         let (header, mut reader) = RunReader::new(payload)?;
-        let stream = self.stream_or_create(header.key)?;
+        let key = header.key;
+        let feed = self.views.reads(key);
+        let mut events: Vec<(StreamId, Vec<(&[u8], &[u8])>)> = Vec::new();
+        let stream = self.stream_or_create(key)?;
         let mut i = 0;
         while let Some(e) = reader.next_entry()? {
             let span = payload
                 .get(e.fields.clone())
                 .ok_or_else(|| Error::corrupt("span"))?;
+            if feed {
+                events.push((e.id, Fields::new(span).collect()));
+            }
             let new_block = e.flags & entry::FLAG_NEW_BLOCK != 0;
             let at = Placed {
                 addr: Addr::new(pos.0, i),
@@ -268,7 +294,60 @@ impl Engine {
             }
             i += 1;
         }
+        if feed {
+            let entries = events.iter().map(|(id, f)| (*id, f.as_slice()));
+            self.views.on_append(key, entries);
+        }
         Ok(())
+    }
+
+    /// Writes a VIEW.CREATE record and builds the view. Returns the log end.
+    pub fn view_create(
+        &mut self,
+        wal: &Wal,
+        spec: ViewSpec,
+        start: StreamId,
+    ) -> Result<u64, Error> {
+        let mut buf = Vec::new();
+        views::encode_create(&spec, start, &mut buf);
+        if buf.len() > MAX_RECORD_LEN {
+            return Err(Error::TooLarge);
+        }
+        wal.append_nowait(views::kind::VIEW_CREATE, &buf)?;
+        self.count(buf.len());
+        self.apply_view_create(wal, spec, start)?;
+        Ok(wal.end().0)
+    }
+
+    /// Writes a VIEW.DROP record and drops the view. Returns the log end.
+    pub fn view_drop(&mut self, wal: &Wal, name: &[u8]) -> Result<u64, Error> {
+        wal.append_nowait(views::kind::VIEW_DROP, name)?;
+        self.count(name.len());
+        self.views.remove(name);
+        Ok(wal.end().0)
+    }
+
+    fn apply_view_create(
+        &mut self,
+        wal: &Wal,
+        spec: ViewSpec,
+        start: StreamId,
+    ) -> Result<(), Error> {
+        let stream = match self.keyspace.get(&spec.source) {
+            Some(Value::Stream(s)) => Some(&*s),
+            None => None,
+        };
+        self.views.create(wal, spec, start, stream)
+    }
+
+    /// The source stream of a view (split borrow: views mutable, streams read).
+    pub fn view_and_source(&mut self, name: &[u8]) -> Option<(&mut views::Live, Option<&Stream>)> {
+        let live = self.views.get_mut(name)?;
+        let stream = match self.keyspace.get(&live.view.spec().source) {
+            Some(Value::Stream(s)) => Some(s),
+            None => None,
+        };
+        Some((live, stream))
     }
 
     fn apply_record(&mut self, wal: &Wal, rec: &Record<'_>) -> Result<(), Error> {
@@ -295,11 +374,18 @@ impl Engine {
             }
             Record::Del { keys } => {
                 for k in keys {
-                    self.keyspace.remove(k);
+                    if self.keyspace.remove(k).is_some() {
+                        self.views.source_gone(k);
+                    }
                 }
             }
-            Record::FlushAll => self.keyspace.clear(),
+            Record::FlushAll => {
+                self.keyspace.clear();
+                self.views.clear();
+            }
             Record::Rename { src, dst } => {
+                self.views.source_gone(src);
+                self.views.source_gone(dst);
                 if let Some(v) = self.keyspace.remove(src) {
                     self.keyspace.remove(dst);
                     self.keyspace.insert(dst, v);

@@ -32,6 +32,7 @@ pub mod server;
 pub mod store;
 pub mod stream;
 pub mod view;
+pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use eddy_wal::FsyncPolicy;

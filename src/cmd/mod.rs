@@ -22,6 +22,8 @@ pub mod info;
 pub mod keys;
 pub mod stream;
 pub mod transaction;
+pub mod viewadmin;
+pub mod viewread;
 pub mod xread;
 
 use std::collections::HashMap;
@@ -178,7 +180,7 @@ impl<'a> Ctx<'a, '_> {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandDef]; 10] {
+fn families() -> [&'static [CommandDef]; 12] {
     [
         stream::COMMANDS,
         xread::COMMANDS,
@@ -190,6 +192,8 @@ fn families() -> [&'static [CommandDef]; 10] {
         client::COMMANDS,
         info::COMMANDS,
         admin::COMMANDS,
+        viewadmin::COMMANDS,
+        viewread::COMMANDS,
     ]
 }
 
