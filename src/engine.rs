@@ -223,6 +223,7 @@ impl Engine {
             return Err(e);
         }
         if self.views.reads(key) {
+            self.views.now_ms = now_ms;
             let entries = ids.iter().copied().zip(items.iter().map(|i| i.fields));
             self.views.on_append(key, entries);
         }
@@ -338,6 +339,28 @@ impl Engine {
             None => None,
         };
         self.views.create(wal, spec, start, stream)
+    }
+
+    /// VIEW.REBUILD; whether the view exists.
+    pub fn view_rebuild(&mut self, wal: &Wal, name: &[u8]) -> bool {
+        let Some(live) = self.views.get(name) else {
+            return false;
+        };
+        let stream = match self.keyspace.get(&live.view.spec().source) {
+            Some(Value::Stream(s)) => Some(s),
+            None => None,
+        };
+        self.views.rebuild(wal, name, stream)
+    }
+
+    /// Heap bytes of the stream indexes (blocks, tombstones, key names).
+    pub fn streams_memory(&self) -> u64 {
+        self.keyspace
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Stream(s) => (k.len() + s.index_bytes()) as u64,
+            })
+            .sum()
     }
 
     /// The source stream of a view (split borrow: views mutable, streams read).

@@ -120,6 +120,9 @@ pub enum Error {
     /// A record kind this engine does not know.
     #[error("ERR unknown engine record kind {0}")]
     UnknownRecord(u8),
+    /// A `denyoom` command while used memory is over maxmemory.
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
     /// VIEW.CREATE with a name already in use.
     #[error("ERR view '{0}' already exists")]
     ViewExists(String),

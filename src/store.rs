@@ -21,7 +21,7 @@ use crate::checkpoint::{self, SnapshotRef};
 use crate::clock::Clock;
 use crate::engine::{AppendItem, Engine};
 use crate::error::Error;
-use crate::keyspace::{Keyspace, Value};
+use crate::keyspace::Keyspace;
 use crate::record::Record;
 use crate::views::Views;
 
@@ -29,6 +29,7 @@ mod views_api;
 use crate::stream::{
     Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, Stream, StreamId, StreamInfo, Trim,
 };
+pub use views_api::MemoryReport;
 
 /// A durable store of streams, opened on a directory (`dir/wal/` for the
 /// log, `dir/checkpoint`). Send + Sync: share it with `Arc`.
@@ -42,6 +43,10 @@ pub struct Store {
     wait_for_durability: bool,
     checkpoint_every: (u64, u64),
     recovery: RecoveryStats,
+    /// Highest used memory seen (INFO used_memory_peak).
+    peak: std::sync::atomic::AtomicU64,
+    /// maxmemory, mirrored out of the lock.
+    maxmemory: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -97,6 +102,8 @@ impl Store {
                 records_replayed: replayed,
                 replay_from: from,
             },
+            peak: std::sync::atomic::AtomicU64::new(0),
+            maxmemory: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -537,13 +544,7 @@ impl Store {
     /// Heap bytes held by the stream indexes (for INFO memory and
     /// maxmemory accounting): blocks and tombstones, not the log.
     pub fn index_memory(&self) -> u64 {
-        let eng = self.lock();
-        eng.keyspace
-            .iter()
-            .map(|(k, v)| match v {
-                Value::Stream(s) => (k.len() + s.index_bytes()) as u64,
-            })
-            .sum()
+        self.lock().streams_memory()
     }
 
     /// DBSIZE.

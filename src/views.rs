@@ -18,6 +18,7 @@ use eddy_wal::Wal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::memory::{EvictionConfig, Evictor, ViewId, ViewKey};
 use crate::record::{Cursor, put_varint};
 use crate::stream::{IdRange, Stream, StreamId};
 use crate::view::spec::ViewSpec;
@@ -59,6 +60,8 @@ impl ViewState {
 /// A view with its progress through the source stream.
 #[derive(Debug, Clone)]
 pub struct Live {
+    /// Identifies the view's keys in the evictor.
+    pub id: ViewId,
     /// Spec and data.
     pub view: View,
     /// Entries with an ID above this one belong to the view (FROM, resolved
@@ -102,10 +105,36 @@ pub struct ViewSnap {
     data: Vec<u8>,
 }
 
-/// All views, by name.
-#[derive(Debug, Clone, Default)]
+/// All views, by name, with the eviction registry of their keys.
+#[derive(Debug, Clone)]
 pub struct Views {
     map: BTreeMap<Vec<u8>, Live>,
+    /// Every held (not evicted) unit of every view, with its size: the sum
+    /// is the views' share of `used_memory`.
+    evictor: Evictor,
+    next_id: ViewId,
+    /// maxmemory, policy and samples.
+    pub cfg: EvictionConfig,
+    /// Clock for LRU/LFU access times, set by the store before each call.
+    pub now_ms: u64,
+    /// Units evicted since start-up (INFO `evicted_keys`).
+    pub evicted_keys: u64,
+    /// Rebuilds of dropped views' keys, kept so the total never goes down.
+    dropped_rebuilds: u64,
+}
+
+impl Default for Views {
+    fn default() -> Self {
+        Views {
+            map: BTreeMap::new(),
+            evictor: Evictor::new(0x5eed),
+            next_id: 0,
+            cfg: EvictionConfig::default(),
+            now_ms: 0,
+            evicted_keys: 0,
+            dropped_rebuilds: 0,
+        }
+    }
 }
 
 /// Encodes a VIEW.CREATE payload: start ms, start seq (varints), then the
@@ -169,12 +198,91 @@ impl Views {
 
     /// Removes every view (FLUSHALL).
     pub fn clear(&mut self) {
-        self.map.clear();
+        for name in self.names() {
+            self.remove(&name);
+        }
     }
 
     /// Removes a view; whether it existed.
     pub fn remove(&mut self, name: &[u8]) -> bool {
-        self.map.remove(name).is_some()
+        let Some(live) = self.map.remove(name) else {
+            return false;
+        };
+        for unit in live.view.units() {
+            self.evictor.remove(&ViewKey {
+                view: live.id,
+                key: unit,
+            });
+        }
+        self.dropped_rebuilds += live.rebuilds;
+        true
+    }
+
+    /// Registers (or re-sizes) every unit of a view with the evictor.
+    fn register_all(&mut self, name: &[u8]) {
+        let Some(live) = self.map.get(name) else {
+            return;
+        };
+        for unit in live.view.units() {
+            let bytes = live.view.unit_bytes(&unit);
+            let k = ViewKey {
+                view: live.id,
+                key: unit,
+            };
+            self.evictor.upsert(&k, bytes, &self.cfg, self.now_ms);
+        }
+    }
+
+    /// Registers the unit of `key` after it changed (or was rebuilt), or
+    /// counts a read of it.
+    pub fn touch(&mut self, name: &[u8], key: &[u8], resize: bool) {
+        let Some(live) = self.map.get(name) else {
+            return;
+        };
+        let unit = live.view.unit_of(key);
+        let k = ViewKey {
+            view: live.id,
+            key: unit.to_vec(),
+        };
+        if resize {
+            let bytes = live.view.unit_bytes(unit);
+            self.evictor.upsert(&k, bytes, &self.cfg, self.now_ms);
+        } else {
+            self.evictor.touch(&k, &self.cfg, self.now_ms);
+        }
+    }
+
+    /// Estimated bytes of all held view keys.
+    pub fn memory(&self) -> u64 {
+        self.evictor.bytes() as u64
+    }
+
+    /// Rebuilds of evicted keys since start-up.
+    pub fn rebuilds(&self) -> u64 {
+        self.dropped_rebuilds + self.map.values().map(|l| l.rebuilds).sum::<u64>()
+    }
+
+    /// Evicts view keys (sampled, per the policy) while `other + views`
+    /// exceeds maxmemory; returns the used memory after.
+    pub fn evict(&mut self, other: u64) -> u64 {
+        let used = other + self.memory();
+        if self.cfg.maxmemory == 0 || used <= self.cfg.maxmemory {
+            return used;
+        }
+        let Views {
+            map,
+            evictor,
+            cfg,
+            now_ms,
+            ..
+        } = self;
+        let out = evictor.evict(used, cfg, *now_ms, |vk| {
+            map.values_mut()
+                .find(|l| l.id == vk.view)
+                .map_or(0, |l| l.view.evict_unit(&vk.key))
+        });
+        self.evicted_keys += out.evicted.len() as u64;
+        other + self.memory()
     }
 
     /// The view owning `key` (holding it, or holding it evicted).
@@ -219,7 +327,10 @@ impl Views {
         stream: Option<&Stream>,
     ) -> Result<(), Error> {
         let name = spec.name.clone();
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
         let mut live = Live {
+            id,
             view: View::new(spec),
             start,
             position: start,
@@ -227,8 +338,26 @@ impl Views {
             rebuilds: 0,
         };
         build(wal, &mut live, stream);
-        self.map.insert(name, live);
+        self.map.insert(name.clone(), live);
+        self.register_all(&name);
         Ok(())
+    }
+
+    /// VIEW.REBUILD: drops the view's data and replays its source.
+    pub fn rebuild(&mut self, wal: &Wal, name: &[u8], stream: Option<&Stream>) -> bool {
+        let Some(live) = self.map.get_mut(name) else {
+            return false;
+        };
+        for unit in live.view.units() {
+            self.evictor.remove(&ViewKey {
+                view: live.id,
+                key: unit,
+            });
+        }
+        live.view = View::new(live.view.spec().clone());
+        build(wal, live, stream);
+        self.register_all(name);
+        true
     }
 
     /// Applies newly appended (or replayed) entries of `source`.
@@ -243,7 +372,15 @@ impl Views {
             }
             for (id, fields) in entries.clone() {
                 if id > l.position {
-                    l.view.apply(id.ms, fields);
+                    for key in l.view.apply(id.ms, fields) {
+                        let unit = l.view.unit_of(&key);
+                        let bytes = l.view.unit_bytes(unit);
+                        let k = ViewKey {
+                            view: l.id,
+                            key: unit.to_vec(),
+                        };
+                        self.evictor.upsert(&k, bytes, &self.cfg, self.now_ms);
+                    }
                     l.position = id;
                 }
             }
@@ -276,14 +413,16 @@ impl Views {
 
     /// Views from a checkpoint.
     pub fn restore(snaps: Vec<ViewSnap>) -> Result<Views, Error> {
-        let mut map = BTreeMap::new();
-        for s in snaps {
+        let mut views = Views::default();
+        for (id, s) in (0..).zip(snaps) {
             let spec = ViewSpec::from_bytes(&s.spec).map_err(|_| Error::corrupt("view spec"))?;
             let view = View::restore(spec, &s.data).map_err(|_| Error::corrupt("view snapshot"))?;
             let name = view.spec().name.clone();
-            map.insert(
-                name,
+            views.next_id = id + 1;
+            views.map.insert(
+                name.clone(),
                 Live {
+                    id,
                     view,
                     start: StreamId::new(s.start.0, s.start.1),
                     position: StreamId::new(s.position.0, s.position.1),
@@ -291,8 +430,9 @@ impl Views {
                     rebuilds: 0,
                 },
             );
+            views.register_all(&name);
         }
-        Ok(Views { map })
+        Ok(views)
     }
 }
 
@@ -356,12 +496,6 @@ fn build(wal: &Wal, live: &mut Live, stream: Option<&Stream>) {
 }
 
 impl Live {
-    /// VIEW.REBUILD: drops the data and replays the source from the start.
-    pub fn rebuild(&mut self, wal: &Wal, stream: Option<&Stream>) {
-        self.view = View::new(self.view.spec().clone());
-        build(wal, self, stream);
-    }
-
     /// Rebuilds the evicted unit holding `key` from the log (entries from
     /// the view's start to its position), counting a rebuild.
     pub fn rebuild_key(

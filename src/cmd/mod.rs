@@ -323,6 +323,13 @@ pub fn execute(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     {
         return reject(ctx, Some(entry), "NOAUTH Authentication required.");
     }
+    // As Redis's processCommand: evict first when over maxmemory, then
+    // refuse a command that may grow memory if still over.
+    if ctx.shared.store.has_maxmemory()
+        && let Err(e) = ctx.shared.store.make_room(def.has_flag("denyoom"))
+    {
+        return reject(ctx, Some(entry), &e.to_string());
+    }
     if ctx.session.multi.is_some() {
         if def.has_flag("no_multi") {
             return reject(

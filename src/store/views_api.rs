@@ -6,8 +6,11 @@
 //! lock, and the XADD record that carries the event is the one the view is
 //! rebuilt from after a crash.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::Store;
 use crate::error::Error;
+use crate::memory::EvictionConfig;
 use crate::stream::StreamId;
 use crate::view::View;
 use crate::view::spec::{Start, ViewSpec};
@@ -76,9 +79,12 @@ impl Store {
     /// [`Error::NoSuchView`].
     pub fn view_rebuild(&self, name: &[u8]) -> Result<(), Error> {
         let mut eng = self.lock();
-        let (live, stream) = eng.view_and_source(name).ok_or_else(|| no_view(name))?;
-        live.rebuild(&self.wal, stream);
-        Ok(())
+        eng.views.now_ms = self.clock.now_ms();
+        if eng.view_rebuild(&self.wal, name) {
+            Ok(())
+        } else {
+            Err(no_view(name))
+        }
     }
 
     /// Runs `f` on the view holding `key` (`None` if no view holds it).
@@ -98,27 +104,91 @@ impl Store {
         let Some(name) = eng.views.owner_name(key) else {
             return Ok(f(None));
         };
+        eng.views.now_ms = self.clock.now_ms();
+        let mut rebuilt = false;
         if let Some((live, stream)) = eng.view_and_source(&name)
             && live.view.is_evicted(key)
         {
             live.rebuild_key(&self.wal, stream, key)?;
+            rebuilt = true;
         }
+        eng.views.touch(&name, key, rebuilt);
         Ok(f(eng.views.get(&name).map(|l| &l.view)))
     }
 
-    /// Estimated bytes held by all views.
-    pub fn views_memory(&self) -> u64 {
-        let eng = self.lock();
-        eng.views
-            .iter()
-            .map(|(_, l)| l.view.mem_bytes() as u64)
-            .sum()
+    /// Sets maxmemory, the policy and the samples (CONFIG SET); a lower
+    /// limit evicts at once.
+    pub fn set_eviction(&self, cfg: EvictionConfig) {
+        self.lock().views.cfg = cfg;
+        self.maxmemory.store(cfg.maxmemory, Relaxed);
+        // Never refuses: `denyoom` is false.
+        let _ = self.make_room(false);
     }
 
-    /// Evicted keys rebuilt from the log, over all views, since start-up.
-    pub fn view_rebuilds(&self) -> u64 {
-        self.lock().views.iter().map(|(_, l)| l.rebuilds).sum()
+    /// Whether a maxmemory limit is set (a lock-free check per command).
+    pub fn has_maxmemory(&self) -> bool {
+        self.maxmemory.load(Relaxed) != 0
     }
+
+    /// The eviction settings.
+    pub fn eviction(&self) -> EvictionConfig {
+        self.lock().views.cfg
+    }
+
+    /// Before a command (as Redis's `performEvictions`): evicts view keys
+    /// while over maxmemory, under the policy; then refuses a `denyoom`
+    /// command if still over.
+    ///
+    /// # Errors
+    /// [`Error::Oom`].
+    pub fn make_room(&self, denyoom: bool) -> Result<(), Error> {
+        let mut eng = self.lock();
+        let cfg = eng.views.cfg;
+        let other = eng.streams_memory();
+        let used = if cfg.maxmemory == 0 {
+            other + eng.views.memory()
+        } else {
+            eng.views.now_ms = self.clock.now_ms();
+            eng.views.evict(other)
+        };
+        drop(eng);
+        self.peak.fetch_max(used, Relaxed);
+        crate::memory::check_denyoom(used, cfg.maxmemory, denyoom).map_err(|_| Error::Oom)
+    }
+
+    /// Memory by structure (INFO memory).
+    pub fn memory_report(&self) -> MemoryReport {
+        let eng = self.lock();
+        let streams = eng.streams_memory();
+        let views = eng.views.memory();
+        let used = streams + views;
+        let peak = self.peak.fetch_max(used, Relaxed).max(used);
+        MemoryReport {
+            streams,
+            views,
+            used,
+            peak,
+            evicted_keys: eng.views.evicted_keys,
+            view_rebuilds: eng.views.rebuilds(),
+        }
+    }
+}
+
+/// Memory accounting by structure, as INFO reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemoryReport {
+    /// Stream indexes (blocks, tombstones, key names).
+    pub streams: u64,
+    /// View keys held (evicted ones excluded).
+    pub views: u64,
+    /// Their sum: `used_memory`.
+    pub used: u64,
+    /// Highest `used` seen.
+    pub peak: u64,
+    /// View keys evicted since start-up.
+    pub evicted_keys: u64,
+    /// Evicted view keys rebuilt from the log since start-up.
+    pub view_rebuilds: u64,
 }
 
 fn no_view(name: &[u8]) -> Error {
