@@ -321,3 +321,32 @@ async fn graceful_shutdown_finishes_the_batch_in_flight() {
     assert_eq!(c.read_to_close().await, b"");
     server.wait_stopped().await;
 }
+
+#[tokio::test]
+async fn client_kill_closes_the_target() {
+    let server = TestServer::start(&[]).await;
+    let mut victim = Raw::connect(server.addr).await;
+    let id = String::from_utf8(victim.call(b"CLIENT ID\r\n", 1).await).unwrap();
+    let id = id.trim_start_matches(':').trim_end().to_owned();
+    let mut admin = Raw::connect(server.addr).await;
+    assert_eq!(
+        admin.call(&cmd(&["CLIENT", "KILL", "ID", &id]), 1).await,
+        b":1\r\n"
+    );
+    assert_eq!(victim.read_to_close().await, b"");
+    // The old form, by address, and SKIPME.
+    let mut other = Raw::connect(server.addr).await;
+    let addr = other.stream.local_addr().unwrap().to_string();
+    assert_eq!(
+        admin.call(&cmd(&["CLIENT", "KILL", &addr]), 1).await,
+        b"+OK\r\n"
+    );
+    assert_eq!(other.read_to_close().await, b"");
+    assert_eq!(
+        admin.call(b"CLIENT KILL TYPE normal\r\n", 1).await,
+        b":0\r\n"
+    );
+    admin.send(b"CLIENT KILL TYPE normal SKIPME no\r\n").await;
+    assert_eq!(admin.read_to_close().await, b":1\r\n");
+    server.stop().await;
+}

@@ -107,6 +107,8 @@ const STREAM_SCRIPTS: &[&str] = &[
     "XADD s 1 a 1\r\nRENAME s u\r\nXRANGE u - +\r\nEXISTS s\r\nRENAME nope x\r\nRENAME u u\r\nRENAME u\r\nXADD v 5 a 1\r\nRENAME u v\r\nXRANGE v - +\r\n",
     "XADD s 1 a 1\r\nSCAN 0\r\nSCAN 0 MATCH s COUNT 100\r\nSCAN 0 TYPE stream\r\nSCAN 0 TYPE string\r\nSCAN x\r\nSCAN 0 COUNT 0\r\nSCAN 0 FOO bar\r\nKEYS *\r\n",
     "XADD s 1 a 1\r\nFLUSHALL x\r\nFLUSHALL ASYNC\r\nDBSIZE\r\nXADD s 1 a 1\r\nFLUSHDB SYNC\r\nDBSIZE\r\nFLUSHDB\r\nFUNCTION FLUSH\r\nFUNCTION FLUSH ASYNC\r\nFUNCTION FLUSH x\r\nFUNCTION\r\n",
+    "XADD s 1 a 1\r\nTTL s\r\nPTTL s\r\nTTL nope\r\nPTTL nope\r\nTOUCH s s nope\r\nTOUCH\r\nROLE\r\nTIME x\r\n",
+    "CLIENT KILL 1.2.3.4:5\r\nCLIENT KILL ID 999\r\nCLIENT KILL ID x\r\nCLIENT KILL FOO bar\r\nCLIENT KILL ADDR 1.2.3.4:5 SKIPME no\r\nCLIENT KILL SKIPME maybe\r\nCLIENT KILL ID 1 ID\r\nCLIENT KILL TYPE bogus\r\nCLIENT KILL USER nobody\r\n",
     // Transactions over streams.
     "MULTI\r\nXADD s 1 a 1\r\nXADD s 1 a 1\r\nXLEN s\r\nEXEC\r\nMULTI\r\nXADD s 2 a\r\nXLEN s\r\nEXEC\r\nXLEN s\r\n",
 ];

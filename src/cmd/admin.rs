@@ -1,4 +1,4 @@
-//! Administration: DEBUG LOG and SHUTDOWN.
+//! Administration: DEBUG LOG, SHUTDOWN, TIME and ROLE.
 
 use super::{CommandDef, Ctx, Flow, eq};
 
@@ -15,6 +15,32 @@ pub const COMMANDS: &[CommandDef] = &[
         since: "1.0.0",
         complexity: "Depends on subcommand.",
         handler: Some(debug),
+        subcommands: &[],
+    },
+    CommandDef {
+        name: "time",
+        arity: 1,
+        flags: &["loading", "stale", "fast"],
+        acl: &["@fast"],
+        keys: (0, 0, 0),
+        group: "server",
+        summary: "Return the current server time",
+        since: "2.6.0",
+        complexity: "O(1)",
+        handler: Some(time),
+        subcommands: &[],
+    },
+    CommandDef {
+        name: "role",
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "fast"],
+        acl: &["@admin", "@fast", "@dangerous"],
+        keys: (0, 0, 0),
+        group: "server",
+        summary: "Return the role of the instance in the context of replication",
+        since: "2.8.12",
+        complexity: "O(1)",
+        handler: Some(role),
         subcommands: &[],
     },
     CommandDef {
@@ -39,6 +65,26 @@ pub const COMMANDS: &[CommandDef] = &[
         subcommands: &[],
     },
 ];
+
+fn time(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.reply.array(2);
+    ctx.reply
+        .bulk_int(i64::try_from(now.as_secs()).unwrap_or(i64::MAX));
+    ctx.reply.bulk_int(i64::from(now.subsec_micros()));
+    Flow::Continue
+}
+
+/// eddy has no replication: it is always a primary without replicas.
+fn role(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
+    ctx.reply.array(3);
+    ctx.reply.bulk(b"master");
+    ctx.reply.int(0);
+    ctx.reply.array(0);
+    Flow::Continue
+}
 
 fn debug(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     if args.len() == 3 && eq(&args[1], "LOG") {

@@ -77,6 +77,11 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
             info,
         ),
         CommandDef {
+            flags: &["admin", "noscript", "loading", "stale"],
+            acl: &["@admin", "@slow", "@dangerous", "@connection"],
+            ..sub("kill", -3, "Kill the connection of a client", "2.4.0", kill)
+        },
+        CommandDef {
             flags: &["loading", "stale"],
             ..sub(
                 "help",
@@ -180,6 +185,110 @@ fn info(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
+/// CLIENT KILL addr:port, or CLIENT KILL [ID id] [ADDR a] [LADDR a]
+/// [TYPE t] [USER u] [SKIPME yes|no].
+fn kill(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+    let me = ctx.session.client.id;
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]).into_owned();
+        let target = ctx
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr);
+        let Some(target) = target else {
+            ctx.reply.error("ERR No such client");
+            return Flow::Continue;
+        };
+        ctx.reply.ok();
+        if target.id == me {
+            return Flow::Close;
+        }
+        target.kill();
+        return Flow::Continue;
+    }
+    if !args.len().is_multiple_of(2) {
+        return ctx.syntax_error();
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut normal = true;
+    let mut skipme = true;
+    for pair in args[2..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if eq(opt, "ID") {
+            match super::int_arg(val)
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|&n| n > 0)
+            {
+                Some(n) => id = Some(n),
+                None => {
+                    ctx.reply.error("ERR client-id should be greater than 0");
+                    return Flow::Continue;
+                }
+            }
+        } else if eq(opt, "ADDR") {
+            addr = Some(String::from_utf8_lossy(val).into_owned());
+        } else if eq(opt, "LADDR") {
+            laddr = Some(String::from_utf8_lossy(val).into_owned());
+        } else if eq(opt, "USER") {
+            // Only the default user exists.
+            if val.as_slice() != b"default" {
+                let u = String::from_utf8_lossy(val).into_owned();
+                ctx.reply.error(&format!("ERR No such user '{u}'"));
+                return Flow::Continue;
+            }
+        } else if eq(opt, "TYPE") {
+            if !(eq(val, "normal")
+                || eq(val, "master")
+                || eq(val, "replica")
+                || eq(val, "slave")
+                || eq(val, "pubsub"))
+            {
+                let t = String::from_utf8_lossy(val).into_owned();
+                ctx.reply.error(&format!("ERR Unknown client type '{t}'"));
+                return Flow::Continue;
+            }
+            normal = eq(val, "normal");
+        } else if eq(opt, "SKIPME") {
+            if eq(val, "yes") {
+                skipme = true;
+            } else if eq(val, "no") {
+                skipme = false;
+            } else {
+                return ctx.syntax_error();
+            }
+        } else {
+            return ctx.syntax_error();
+        }
+    }
+    let mut killed = 0;
+    let mut close_me = false;
+    for c in ctx.shared.clients.all() {
+        let matches = normal
+            && id.is_none_or(|i| i == c.id)
+            && addr.as_ref().is_none_or(|a| *a == c.addr.to_string())
+            && laddr.as_ref().is_none_or(|a| *a == c.laddr.to_string());
+        if !matches || (skipme && c.id == me) {
+            continue;
+        }
+        killed += 1;
+        if c.id == me {
+            close_me = true;
+        } else {
+            c.kill();
+        }
+    }
+    ctx.reply.int(killed);
+    if close_me {
+        Flow::Close
+    } else {
+        Flow::Continue
+    }
+}
+
 fn client_help(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
     help(
         ctx,
@@ -189,6 +298,22 @@ fn client_help(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
             "    Return the name of the current connection.",
             "ID",
             "    Return the ID of the current connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
             "INFO",
             "    Return information about the current client connection.",
             "LIST [options ...]",

@@ -1,5 +1,6 @@
-//! Key-space commands: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, DBSIZE, RENAME,
-//! FLUSHALL, FLUSHDB, FUNCTION FLUSH.
+//! Key-space commands: DEL, UNLINK, EXISTS, TOUCH, TYPE, TTL, PTTL, KEYS,
+//! SCAN, DBSIZE, RENAME, FLUSHALL, FLUSHDB, FUNCTION FLUSH. eddy keys never
+//! expire, so TTL and PTTL answer -1 for an existing key and -2 otherwise.
 
 use super::{CommandDef, Ctx, Flow, eq, int_arg};
 
@@ -78,6 +79,36 @@ pub const COMMANDS: &[CommandDef] = &[
         "Determine the type stored at key",
         "1.0.0",
         key_type,
+    ),
+    def(
+        "touch",
+        -2,
+        READ_FAST,
+        READ_ACL,
+        (1, -1, 1),
+        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+        "3.2.1",
+        exists,
+    ),
+    def(
+        "ttl",
+        2,
+        READ_FAST,
+        READ_ACL,
+        (1, 1, 1),
+        "Get the time to live for a key in seconds",
+        "1.0.0",
+        ttl,
+    ),
+    def(
+        "pttl",
+        2,
+        READ_FAST,
+        READ_ACL,
+        (1, 1, 1),
+        "Get the time to live for a key in milliseconds",
+        "2.6.0",
+        ttl,
     ),
     def(
         "keys",
@@ -183,6 +214,12 @@ fn exists(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let keys = key_refs(&args[1..]);
     let n = ctx.store().exists(&keys);
     ctx.reply.int(i64::try_from(n).unwrap_or(i64::MAX));
+    Flow::Continue
+}
+
+fn ttl(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
+    let exists = ctx.store().exists(&[args[1].as_slice()]) > 0;
+    ctx.reply.int(if exists { -1 } else { -2 });
     Flow::Continue
 }
 

@@ -40,9 +40,21 @@ pub struct ClientInfo {
     pub created: Instant,
     last_interaction: Mutex<Instant>,
     meta: Mutex<ClientMeta>,
+    /// Signalled by CLIENT KILL; the connection closes when it fires.
+    kill: tokio::sync::Notify,
 }
 
 impl ClientInfo {
+    /// Asks the connection to close (CLIENT KILL).
+    pub fn kill(&self) {
+        self.kill.notify_one();
+    }
+
+    /// Completes when CLIENT KILL targeted this client.
+    pub async fn killed(&self) {
+        self.kill.notified().await;
+    }
+
     /// A copy of the mutable part.
     pub fn meta(&self) -> ClientMeta {
         self.meta
@@ -126,6 +138,7 @@ impl Registry {
             fd,
             created: now,
             last_interaction: Mutex::new(now),
+            kill: tokio::sync::Notify::new(),
             meta: Mutex::new(ClientMeta {
                 resp: 2,
                 multi: -1,

@@ -146,6 +146,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
         let n = tokio::select! {
             biased;
             _ = signal.wait_for(|v| *v) => break,
+            () = session.client.killed() => break,
             r = read => match r {
                 None => {
                     tracing::debug!("Closing idle client {id}");
@@ -251,6 +252,7 @@ async fn block(
         tokio::select! {
             biased;
             _ = signal.wait_for(|v| *v) => break Unblocked::Shutdown,
+            () = session.client.killed() => break Unblocked::Closed,
             () = notify.notified() => {}
             () = sleep => {
                 Reply::new(out, session.proto, &mut errors).null_array();
