@@ -1,5 +1,7 @@
 //! View benchmarks: sorted-set reads on 1M members, GEOSEARCH on 1M points,
-//! replay speed per view kind, and memory per member.
+//! replay speed per view kind, memory per member, and through the Store:
+//! the incremental cost of a view per appended event and VIEW.CREATE's
+//! build from the log.
 //!
 //! Run: `cargo bench --bench views`. Memory per member is printed (RSS
 //! growth while building, divided by the member count) next to the
@@ -13,6 +15,7 @@ use eddy::view::View;
 use eddy::view::geo::{GeoCmd, geo_score, parse_geosearch};
 use eddy::view::spec::parse_view_create;
 use eddy::view::zset::ZSet;
+use eddy::{AppendItem, FsyncPolicy, IdSpec, Store, StoreOptions};
 
 const N: usize = 1_000_000;
 
@@ -206,6 +209,128 @@ fn replay(c: &mut Criterion) {
     g.finish();
 }
 
+fn store_with(fsync_none_dir: &std::path::Path) -> Store {
+    let mut o = StoreOptions::default();
+    o.wal.fsync = FsyncPolicy::No;
+    o.checkpoint_every_records = 0;
+    o.checkpoint_every_bytes = 0;
+    Store::open(fsync_none_dir, o).expect("open store")
+}
+
+fn fields_of(f: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
+    f.iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect()
+}
+
+/// Incremental update cost per event through the Store: XADD batches of
+/// 1000 entries into a stream read by no view, then by one view of each
+/// kind (the difference is the view's cost per event, under the same lock).
+fn store_updates(c: &mut Criterion) {
+    const B: usize = 1000;
+    let evs = events(B);
+    let kinds = [
+        ("no_view", None),
+        (
+            "zincrby",
+            Some("VIEW.CREATE v ON s ZINCRBY lb:{region} MEMBER {user} SCORE {amount}"),
+        ),
+        (
+            "count_total",
+            Some("VIEW.CREATE v ON s COUNT n:{region} BY {amount}"),
+        ),
+        (
+            "count_window",
+            Some("VIEW.CREATE v ON s COUNT rate:{user} WINDOW 60"),
+        ),
+        (
+            "count_buckets",
+            Some("VIEW.CREATE v ON s COUNT ts:{region} BY {amount} BUCKETS 1000"),
+        ),
+        (
+            "geoadd",
+            Some("VIEW.CREATE v ON s GEOADD pos:{region} MEMBER {user} LON {lon} LAT {lat}"),
+        ),
+    ];
+    let mut g = c.benchmark_group("store_xadd_1000_events");
+    g.throughput(Throughput::Elements(B as u64));
+    for (name, spec) in kinds {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_with(dir.path());
+        if let Some(spec) = spec {
+            let argv: Vec<&[u8]> = spec.split(' ').map(str::as_bytes).collect();
+            store
+                .view_create(parse_view_create(&argv).expect("valid spec"))
+                .expect("view");
+        }
+        let fields: Vec<Vec<(&[u8], &[u8])>> = evs.iter().map(|(_, f)| fields_of(f)).collect();
+        let items: Vec<AppendItem<'_>> = fields
+            .iter()
+            .map(|f| AppendItem {
+                id: IdSpec::Auto,
+                fields: f,
+                idmp: None,
+            })
+            .collect();
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(store.xadd_batch(b"s", &items).expect("xadd")))
+        });
+    }
+    g.finish();
+}
+
+/// VIEW.CREATE over a 100k-entry stream: replay through the Store's range
+/// reads (entries read back from the log) into the view.
+fn store_build(c: &mut Criterion) {
+    const E: usize = 100_000;
+    let evs = events(E);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path());
+    let fields: Vec<Vec<(&[u8], &[u8])>> = evs.iter().map(|(_, f)| fields_of(f)).collect();
+    for chunk in fields.chunks(1000) {
+        let items: Vec<AppendItem<'_>> = chunk
+            .iter()
+            .map(|f| AppendItem {
+                id: IdSpec::Auto,
+                fields: f,
+                idmp: None,
+            })
+            .collect();
+        store.xadd_batch(b"s", &items).expect("xadd");
+    }
+    let mut g = c.benchmark_group("store_view_create_100k");
+    g.throughput(Throughput::Elements(E as u64));
+    g.sample_size(10);
+    for (name, tail) in [
+        (
+            "zincrby",
+            "ZINCRBY lb:{region} MEMBER {user} SCORE {amount}",
+        ),
+        ("count_total", "COUNT n:{region} BY {amount}"),
+        (
+            "geoadd",
+            "GEOADD pos:{region} MEMBER {user} LON {lon} LAT {lat}",
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let text = format!("VIEW.CREATE v ON s {tail}");
+                    let argv: Vec<&[u8]> = text.split(' ').map(str::as_bytes).collect();
+                    let spec = parse_view_create(&argv).expect("valid spec");
+                    let t = std::time::Instant::now();
+                    store.view_create(spec).expect("create");
+                    total += t.elapsed();
+                    store.view_drop(b"v").expect("drop");
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -213,5 +338,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(4))
 }
 
-criterion_group! { name = benches; config = config(); targets = zset_reads, geo_search, replay }
+criterion_group! { name = benches; config = config(); targets = zset_reads, geo_search, replay, store_updates, store_build }
 criterion_main!(benches);

@@ -271,7 +271,7 @@ impl Engine {
         let (header, mut reader) = RunReader::new(payload)?;
         let key = header.key;
         let feed = self.views.reads(key);
-        let mut events: Vec<(StreamId, Vec<(&[u8], &[u8])>)> = Vec::new();
+        let mut events: Vec<(StreamId, Vec<FieldPair<'_>>)> = Vec::new();
         let stream = self.stream_or_create(key)?;
         let mut i = 0;
         while let Some(e) = reader.next_entry()? {
@@ -334,10 +334,7 @@ impl Engine {
         spec: ViewSpec,
         start: StreamId,
     ) -> Result<(), Error> {
-        let stream = match self.keyspace.get(&spec.source) {
-            Some(Value::Stream(s)) => Some(&*s),
-            None => None,
-        };
+        let stream = source_stream(&self.keyspace, &spec.source);
         self.views.create(wal, spec, start, stream)
     }
 
@@ -346,10 +343,7 @@ impl Engine {
         let Some(live) = self.views.get(name) else {
             return false;
         };
-        let stream = match self.keyspace.get(&live.view.spec().source) {
-            Some(Value::Stream(s)) => Some(s),
-            None => None,
-        };
+        let stream = source_stream(&self.keyspace, &live.view.spec().source);
         self.views.rebuild(wal, name, stream)
     }
 
@@ -366,10 +360,7 @@ impl Engine {
     /// The source stream of a view (split borrow: views mutable, streams read).
     pub fn view_and_source(&mut self, name: &[u8]) -> Option<(&mut views::Live, Option<&Stream>)> {
         let live = self.views.get_mut(name)?;
-        let stream = match self.keyspace.get(&live.view.spec().source) {
-            Some(Value::Stream(s)) => Some(s),
-            None => None,
-        };
+        let stream = source_stream(&self.keyspace, &live.view.spec().source);
         Some((live, stream))
     }
 
@@ -443,6 +434,16 @@ impl Engine {
             })
             .min()
     }
+}
+
+/// One `(field, value)` of an entry.
+type FieldPair<'a> = (&'a [u8], &'a [u8]);
+
+/// The stream a view reads, if the key holds one.
+fn source_stream<'k>(keyspace: &'k Keyspace, key: &[u8]) -> Option<&'k Stream> {
+    keyspace.get(key).map(|v| match v {
+        Value::Stream(s) => s,
+    })
 }
 
 fn tail_last(stream: &Stream) -> Option<Addr> {
