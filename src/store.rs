@@ -550,8 +550,7 @@ impl Store {
     /// DBSIZE.
     pub fn dbsize(&self) -> u64 {
         let eng = self.lock();
-        let views: usize = eng.views.iter().map(|(_, l)| l.view.keys().len()).sum();
-        (eng.keyspace.len() + views) as u64
+        (eng.keyspace.len() + eng.views.key_count()) as u64
     }
 
     /// FLUSHALL.

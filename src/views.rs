@@ -303,14 +303,24 @@ impl Views {
         self.owner(key).map(|(_, l)| l.view.key_type())
     }
 
-    /// Every key held by a view (evicted keys are not listed).
+    /// Every key of every view, evicted ones included (they exist for
+    /// clients: a read rebuilds them), except evicted window counters.
     pub fn keys(&self) -> Vec<(Vec<u8>, KeyType)> {
         let mut out = Vec::new();
         for l in self.map.values() {
             let t = l.view.key_type();
             out.extend(l.view.keys().into_iter().map(|k| (k, t)));
+            out.extend(l.view.evicted_keys().into_iter().map(|k| (k, t)));
         }
         out
+    }
+
+    /// Number of keys [`Views::keys`] lists.
+    pub fn key_count(&self) -> usize {
+        self.map
+            .values()
+            .map(|l| l.view.keys().len() + l.view.evicted_keys().len())
+            .sum()
     }
 
     /// Whether any view reads `source`.

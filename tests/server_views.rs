@@ -378,6 +378,9 @@ fn views_twenty_times_larger_than_maxmemory_stay_correct_under_allkeys_lru() {
     // CONFIG SET evicted at once.
     assert!(info_field(&mut c, "memory", "used_memory") <= cap);
     assert!(info_field(&mut c, "stats", "evicted_keys") > 0);
+    // Evicted keys still exist for clients.
+    assert_eq!(s(&mut c, &["DBSIZE"]), (keys + 1).to_string());
+    assert_eq!(s(&mut c, &["TYPE", "lb:k0"]), "zset");
     // One key's worth of overshoot: a rebuilt key is added before the next
     // command evicts again.
     let slack = 60 * 200;

@@ -361,6 +361,16 @@ impl View {
         }
     }
 
+    /// Evicted keys that still exist for clients (a read rebuilds them).
+    /// Window counters are left out: an evicted base's window keys are only
+    /// known again once it is rebuilt.
+    pub fn evicted_keys(&self) -> Vec<Vec<u8>> {
+        match &self.data {
+            Data::Windows(_) => Vec::new(),
+            _ => self.evicted.iter().cloned().collect(),
+        }
+    }
+
     /// All keys currently held (SCAN); evicted units are not listed.
     pub fn keys(&self) -> Vec<Vec<u8>> {
         match &self.data {
