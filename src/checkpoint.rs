@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::keyspace::Keyspace;
+use crate::views::ViewSnap;
 
 const MAGIC: &[u8; 8] = b"EDDYCKPT";
 const VERSION: u16 = 1;
@@ -31,6 +32,8 @@ const TMP_NAME: &str = "checkpoint.tmp";
 pub struct Snapshot {
     /// All keys and their values.
     pub keyspace: Keyspace,
+    /// Views: spec, data and the last source ID each one applied.
+    pub views: Vec<ViewSnap>,
 }
 
 /// The same state, borrowed for writing (same serialized form).
@@ -38,6 +41,8 @@ pub struct Snapshot {
 pub struct SnapshotRef<'a> {
     /// All keys and their values.
     pub keyspace: &'a Keyspace,
+    /// Views.
+    pub views: &'a [ViewSnap],
 }
 
 /// Serializes a snapshot covering the log up to `position` (exclusive).
@@ -147,7 +152,13 @@ mod tests {
         })?;
         assert!(read(dir.path())?.is_none());
         let ks = Keyspace::default();
-        let bytes = encode(&SnapshotRef { keyspace: &ks }, 1234)?;
+        let bytes = encode(
+            &SnapshotRef {
+                keyspace: &ks,
+                views: &[],
+            },
+            1234,
+        )?;
         write(dir.path(), &bytes)?;
         let (snap, pos) = read(dir.path())?.ok_or(Error::NoSuchKey)?;
         assert_eq!(pos, 1234);

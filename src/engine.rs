@@ -15,6 +15,8 @@ use crate::stream::index::Pending;
 use crate::stream::{
     IdSpec, IdmpConfig, NodeLimits, Placed, RefPolicy, Stream, StreamId, Trim, Undo,
 };
+use crate::view::spec::ViewSpec;
+use crate::views::{self, Views};
 
 /// One entry of an append: ID form, fields, idempotency key.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +40,8 @@ pub(crate) struct Engine {
     /// Set when memory may no longer match the log (an apply failed after
     /// its record was written); writes are refused until reopen.
     pub poisoned: bool,
+    /// Views, fed by the appends to their source streams.
+    pub views: Views,
     buf: Vec<u8>,
 }
 
@@ -49,6 +53,7 @@ impl Engine {
             idmp_default,
             since_checkpoint: (0, 0),
             poisoned: false,
+            views: Views::default(),
             buf: Vec::new(),
         }
     }
@@ -315,6 +320,11 @@ impl Engine {
                 self.apply_groups_or_poison(wal, &[d])?;
             }
         }
+        if self.views.reads(key) {
+            self.views.now_ms = now_ms;
+            let entries = ids.iter().copied().zip(items.iter().map(|i| i.fields));
+            self.views.on_append(key, entries);
+        }
         Ok((ids, wal.end().0))
     }
 
@@ -342,18 +352,35 @@ impl Engine {
             let rec = GroupRecord::decode(kind, payload)?;
             return self.apply_group(wal, &rec);
         }
+        match kind {
+            views::kind::VIEW_CREATE => {
+                let (spec, start) = views::decode_create(payload)?;
+                return self.apply_view_create(wal, spec, start);
+            }
+            views::kind::VIEW_DROP => {
+                self.views.remove(payload);
+                return Ok(());
+            }
+            _ => {}
+        }
         let rec = Record::decode(kind, payload)?;
         self.apply_record(wal, &rec)
     }
 
     fn apply_run(&mut self, wal: &Wal, pos: Position, payload: &[u8]) -> Result<(), Error> {
         let (header, mut reader) = RunReader::new(payload)?;
-        let stream = self.stream_or_create(header.key, IdmpConfig::default())?;
+        let key = header.key;
+        let feed = self.views.reads(key);
+        let mut events: Vec<(StreamId, Vec<FieldPair<'_>>)> = Vec::new();
+        let stream = self.stream_or_create(key, IdmpConfig::default())?;
         let mut i = 0;
         while let Some(e) = reader.next_entry()? {
             let span = payload
                 .get(e.fields.clone())
                 .ok_or_else(|| Error::corrupt("span"))?;
+            if feed {
+                events.push((e.id, Fields::new(span).collect()));
+            }
             let new_block = e.flags & entry::FLAG_NEW_BLOCK != 0;
             let at = Placed {
                 addr: Addr::new(pos.0, i),
@@ -368,7 +395,73 @@ impl Engine {
             }
             i += 1;
         }
+        if feed {
+            let entries = events.iter().map(|(id, f)| (*id, f.as_slice()));
+            self.views.on_append(key, entries);
+        }
         Ok(())
+    }
+
+    /// Writes a VIEW.CREATE record and builds the view. Returns the log end.
+    pub fn view_create(
+        &mut self,
+        wal: &Wal,
+        spec: ViewSpec,
+        start: StreamId,
+    ) -> Result<u64, Error> {
+        let mut buf = Vec::new();
+        views::encode_create(&spec, start, &mut buf);
+        if buf.len() > MAX_RECORD_LEN {
+            return Err(Error::TooLarge);
+        }
+        wal.append_nowait(views::kind::VIEW_CREATE, &buf)?;
+        self.count(buf.len());
+        self.apply_view_create(wal, spec, start)?;
+        Ok(wal.end().0)
+    }
+
+    /// Writes a VIEW.DROP record and drops the view. Returns the log end.
+    pub fn view_drop(&mut self, wal: &Wal, name: &[u8]) -> Result<u64, Error> {
+        wal.append_nowait(views::kind::VIEW_DROP, name)?;
+        self.count(name.len());
+        self.views.remove(name);
+        Ok(wal.end().0)
+    }
+
+    fn apply_view_create(
+        &mut self,
+        wal: &Wal,
+        spec: ViewSpec,
+        start: StreamId,
+    ) -> Result<(), Error> {
+        let stream = source_stream(&self.keyspace, &spec.source);
+        self.views.create(wal, spec, start, stream)
+    }
+
+    /// VIEW.REBUILD; whether the view exists.
+    pub fn view_rebuild(&mut self, wal: &Wal, name: &[u8]) -> bool {
+        let Some(live) = self.views.get(name) else {
+            return false;
+        };
+        let stream = source_stream(&self.keyspace, &live.view.spec().source);
+        self.views.rebuild(wal, name, stream)
+    }
+
+    /// Heap bytes of the stream indexes (blocks, tombstones, key names).
+    pub fn streams_memory(&self) -> u64 {
+        self.keyspace
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Stream(s) => (k.len() + s.index_bytes()) as u64,
+            })
+            .sum()
+    }
+
+    /// The source stream of a view (split borrow: views mutable, streams read).
+    pub fn view_and_source(&mut self, name: &[u8]) -> Option<(&mut views::Live, Option<&Stream>)> {
+        let live = self.views.get_mut(name)?;
+        let stream = source_stream(&self.keyspace, &live.view.spec().source);
+        Some((live, stream))
     }
 
     fn apply_record(&mut self, wal: &Wal, rec: &Record<'_>) -> Result<(), Error> {
@@ -395,11 +488,18 @@ impl Engine {
             }
             Record::Del { keys } => {
                 for k in keys {
-                    self.keyspace.remove(k);
+                    if self.keyspace.remove(k).is_some() {
+                        self.views.source_gone(k);
+                    }
                 }
             }
-            Record::FlushAll => self.keyspace.clear(),
+            Record::FlushAll => {
+                self.keyspace.clear();
+                self.views.clear();
+            }
             Record::Rename { src, dst } => {
+                self.views.source_gone(src);
+                self.views.source_gone(dst);
                 if let Some(v) = self.keyspace.remove(src) {
                     self.keyspace.remove(dst);
                     self.keyspace.insert(dst, v);
@@ -448,6 +548,16 @@ fn encode_group(r: &GroupRecord<'_>) -> (u8, Vec<u8>) {
     let mut b = Vec::new();
     r.encode(&mut b);
     (r.kind(), b)
+}
+
+/// One `(field, value)` of an entry.
+type FieldPair<'a> = (&'a [u8], &'a [u8]);
+
+/// The stream a view reads, if the key holds one.
+fn source_stream<'k>(keyspace: &'k Keyspace, key: &[u8]) -> Option<&'k Stream> {
+    keyspace.get(key).map(|v| match v {
+        Value::Stream(s) => s,
+    })
 }
 
 fn tail_last(stream: &Stream) -> Option<Addr> {

@@ -187,6 +187,25 @@ pub enum Error {
     /// A record kind this engine does not know.
     #[error("ERR unknown engine record kind {0}")]
     UnknownRecord(u8),
+    /// A `denyoom` command while used memory is over maxmemory.
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
+    /// VIEW.CREATE with a name already in use.
+    #[error("ERR view '{0}' already exists")]
+    ViewExists(String),
+    /// VIEW.INFO / VIEW.REBUILD of an unknown view.
+    #[error("ERR no such view '{0}'")]
+    NoSuchView(String),
+    /// A write to a key that a view derives.
+    #[error(
+        "ERR key '{key}' belongs to view '{view}': view keys are derived from their stream and read-only (VIEW.DROP removes them)"
+    )]
+    ViewKey {
+        /// The key written to.
+        key: String,
+        /// The view that owns it.
+        view: String,
+    },
     /// The log does not reach back to where recovery must start.
     #[error("ERR write-ahead log starts at {start} but recovery needs it from {needed}")]
     LogGap {
@@ -217,6 +236,13 @@ impl Error {
         Error::NoSuchGroup {
             key: lossy(key),
             group: lossy(group),
+        }
+    }
+    /// The error for a write to `key`, owned by the view `view`.
+    pub fn view_key(key: &[u8], view: &[u8]) -> Error {
+        Error::ViewKey {
+            key: lossy(key),
+            view: lossy(view),
         }
     }
 

@@ -26,11 +26,14 @@ pub mod error;
 pub mod glob;
 pub mod group;
 pub mod keyspace;
+pub mod memory;
 pub mod record;
 pub mod resp;
 pub mod server;
 pub mod store;
 pub mod stream;
+pub mod view;
+pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use eddy_wal::FsyncPolicy;

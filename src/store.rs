@@ -21,11 +21,15 @@ use crate::checkpoint::{self, SnapshotRef};
 use crate::clock::Clock;
 use crate::engine::{AppendItem, Engine};
 use crate::error::Error;
-use crate::keyspace::{Keyspace, Value};
+use crate::keyspace::Keyspace;
 use crate::record::Record;
+use crate::views::Views;
+
+mod views_api;
 use crate::stream::{
     Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, RefPolicy, Stream, StreamId, StreamInfo, Trim,
 };
+pub use views_api::MemoryReport;
 
 /// A durable store of streams, opened on a directory (`dir/wal/` for the
 /// log, `dir/checkpoint`). Send + Sync: share it with `Arc`.
@@ -39,6 +43,10 @@ pub struct Store {
     wait_for_durability: bool,
     checkpoint_every: (u64, u64),
     recovery: RecoveryStats,
+    /// Highest used memory seen (INFO used_memory_peak).
+    peak: std::sync::atomic::AtomicU64,
+    /// maxmemory, mirrored out of the lock.
+    maxmemory: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -54,9 +62,9 @@ impl Store {
             source,
         })?;
         let wal = Arc::new(Wal::open(dir.join("wal"), opts.wal.clone())?);
-        let (keyspace, checkpoint) = match checkpoint::read(&dir)? {
-            Some((snap, pos)) => (snap.keyspace, Some(pos)),
-            None => (Keyspace::default(), None),
+        let (keyspace, views, checkpoint) = match checkpoint::read(&dir)? {
+            Some((snap, pos)) => (snap.keyspace, Views::restore(snap.views)?, Some(pos)),
+            None => (Keyspace::default(), Views::default(), None),
         };
         // Without a checkpoint the log must still hold everything.
         let from = checkpoint.unwrap_or(0);
@@ -73,6 +81,7 @@ impl Store {
             });
         }
         let mut engine = Engine::new(keyspace, opts.node_limits, opts.idmp);
+        engine.views = views;
         let mut reader = wal.reader(Position(from));
         let mut replayed = 0;
         while let Some(rec) = reader.next()? {
@@ -93,6 +102,8 @@ impl Store {
                 records_replayed: replayed,
                 replay_from: from,
             },
+            peak: std::sync::atomic::AtomicU64::new(0),
+            maxmemory: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -167,6 +178,7 @@ impl Store {
         }
         let (id, end, due) = {
             let mut eng = self.lock_writable()?;
+            check_not_view(&eng, key)?;
             let now = self.clock.now_ms();
             let stream = eng.stream_mut(key)?;
             check_expect(stream.as_deref(), args.expect)?;
@@ -236,6 +248,7 @@ impl Store {
         }
         let (ids, end, due) = {
             let mut eng = self.lock_writable()?;
+            check_not_view(&eng, key)?;
             let now = self.clock.now_ms();
             let (ids, end) = eng.append_run(&self.wal, key, items, None, now)?;
             (ids, end, self.due(&eng))
@@ -315,8 +328,12 @@ impl Store {
     /// Creates an empty stream if the key is missing (XGROUP ... MKSTREAM).
     /// Returns whether it was created.
     pub fn create_stream(&self, key: &[u8]) -> Result<bool, Error> {
-        if self.lock().stream(key)?.is_some() {
-            return Ok(false);
+        {
+            let eng = self.lock();
+            if eng.stream(key)?.is_some() {
+                return Ok(false);
+            }
+            check_not_view(&eng, key)?;
         }
         let c = self.lock().idmp_default;
         self.write(&Record::Create {
@@ -444,8 +461,12 @@ impl Store {
         {
             let eng = self.lock();
             for k in keys {
-                if eng.keyspace.get(k).is_some() && !present.contains(k) {
-                    present.push(k);
+                if eng.keyspace.get(k).is_some() {
+                    if !present.contains(k) {
+                        present.push(k);
+                    }
+                } else {
+                    check_not_view(&eng, k)?;
                 }
             }
         }
@@ -461,21 +482,33 @@ impl Store {
     pub fn exists(&self, keys: &[&[u8]]) -> u64 {
         let eng = self.lock();
         keys.iter()
-            .filter(|k| eng.keyspace.get(k).is_some())
+            .filter(|k| eng.keyspace.get(k).is_some() || eng.views.owner(k).is_some())
             .count() as u64
     }
 
-    /// TYPE: `"stream"`, or `"none"` for a missing key.
+    /// TYPE: `"stream"`, a view key's type (`zset`, `string`, `series`),
+    /// or `"none"` for a missing key.
     pub fn key_type(&self, key: &[u8]) -> &'static str {
-        self.lock()
-            .keyspace
-            .get(key)
-            .map_or("none", Value::type_name)
+        let eng = self.lock();
+        match eng.keyspace.get(key) {
+            Some(v) => v.type_name(),
+            None => eng.views.key_type(key).map_or("none", |t| t.name()),
+        }
     }
 
-    /// KEYS pattern.
+    /// KEYS pattern (streams, then view keys).
     pub fn keys(&self, pattern: &[u8]) -> Vec<Vec<u8>> {
-        self.lock().keyspace.keys(pattern)
+        let eng = self.lock();
+        let mut out = eng.keyspace.keys(pattern);
+        let all = pattern == b"*";
+        out.extend(
+            eng.views
+                .keys()
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| all || crate::glob::matches(pattern, k)),
+        );
+        out
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: next cursor and keys.
@@ -486,24 +519,35 @@ impl Store {
         type_name: Option<&str>,
         count: usize,
     ) -> (u64, Vec<Vec<u8>>) {
-        self.lock().keyspace.scan(cursor, pattern, type_name, count)
+        let eng = self.lock();
+        let (next, mut found) = eng.keyspace.scan(cursor, pattern, type_name, count);
+        // View keys are listed with the first page: a scan from 0 returns
+        // each of them once (the key space's slots number streams only).
+        if cursor == 0 {
+            found.extend(
+                eng.views
+                    .keys()
+                    .into_iter()
+                    .filter(|(k, t)| {
+                        pattern.is_none_or(|p| crate::glob::matches(p, k))
+                            && type_name.is_none_or(|n| n == t.name())
+                    })
+                    .map(|(k, _)| k),
+            );
+        }
+        (next, found)
     }
 
     /// Heap bytes held by the stream indexes (for INFO memory and
     /// maxmemory accounting): blocks and tombstones, not the log.
     pub fn index_memory(&self) -> u64 {
-        let eng = self.lock();
-        eng.keyspace
-            .iter()
-            .map(|(k, v)| match v {
-                Value::Stream(s) => (k.len() + s.index_bytes()) as u64,
-            })
-            .sum()
+        self.lock().streams_memory()
     }
 
     /// DBSIZE.
     pub fn dbsize(&self) -> u64 {
-        self.lock().keyspace.len() as u64
+        let eng = self.lock();
+        (eng.keyspace.len() + eng.views.key_count()) as u64
     }
 
     /// FLUSHALL.
@@ -513,8 +557,13 @@ impl Store {
 
     /// RENAME src dst (replacing dst).
     pub fn rename(&self, src: &[u8], dst: &[u8]) -> Result<(), Error> {
-        if self.lock().keyspace.get(src).is_none() {
-            return Err(Error::NoSuchKey);
+        {
+            let eng = self.lock();
+            check_not_view(&eng, src)?;
+            check_not_view(&eng, dst)?;
+            if eng.keyspace.get(src).is_none() {
+                return Err(Error::NoSuchKey);
+            }
         }
         if src == dst {
             return Ok(());
@@ -568,9 +617,11 @@ impl Store {
         let (bytes, position, min_live) = {
             let mut eng = self.lock();
             let position = self.wal.end().0;
+            let views = eng.views.snapshot();
             let bytes = checkpoint::encode(
                 &SnapshotRef {
                     keyspace: &eng.keyspace,
+                    views: &views,
                 },
                 position,
             )?;
@@ -600,6 +651,17 @@ impl Store {
                 Ok(())
             }
         }
+    }
+}
+
+/// Refuses a write to a key a view derives (unless a stream holds it).
+fn check_not_view(eng: &Engine, key: &[u8]) -> Result<(), Error> {
+    if eng.keyspace.get(key).is_some() {
+        return Ok(());
+    }
+    match eng.views.owner_name(key) {
+        Some(view) => Err(Error::view_key(key, &view)),
+        None => Ok(()),
     }
 }
 

@@ -24,6 +24,8 @@ pub mod info;
 pub mod keys;
 pub mod stream;
 pub mod transaction;
+pub mod viewadmin;
+pub mod viewread;
 pub mod xread;
 pub mod xreadgroup;
 
@@ -181,7 +183,7 @@ impl<'a> Ctx<'a, '_> {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandDef]; 13] {
+fn families() -> [&'static [CommandDef]; 15] {
     [
         stream::COMMANDS,
         xread::COMMANDS,
@@ -196,6 +198,8 @@ fn families() -> [&'static [CommandDef]; 13] {
         client::COMMANDS,
         info::COMMANDS,
         admin::COMMANDS,
+        viewadmin::COMMANDS,
+        viewread::COMMANDS,
     ]
 }
 
@@ -324,6 +328,13 @@ pub fn execute(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     if !ctx.session.authenticated && ctx.shared.requirepass().is_some() && !def.has_flag("no_auth")
     {
         return reject(ctx, Some(entry), "NOAUTH Authentication required.");
+    }
+    // As Redis's processCommand: evict first when over maxmemory, then
+    // refuse a command that may grow memory if still over.
+    if ctx.shared.store.has_maxmemory()
+        && let Err(e) = ctx.shared.store.make_room(def.has_flag("denyoom"))
+    {
+        return reject(ctx, Some(entry), &e.to_string());
     }
     if ctx.session.multi.is_some() {
         if def.has_flag("no_multi") {

@@ -148,6 +148,17 @@ impl From<GroupRepr> for ConsumerGroup {
 }
 
 impl ConsumerGroup {
+    /// Heap bytes held by this group (an estimate for `INFO memory` and
+    /// maxmemory accounting; group state is counted but never evicted).
+    pub fn memory_bytes(&self) -> usize {
+        self.pel.len() * crate::memory::GROUP_PENDING_BYTES
+            + self
+                .consumers
+                .keys()
+                .map(|name| crate::memory::consumer_bytes(name.len()))
+                .sum::<usize>()
+    }
+
     /// A group whose last delivered ID is `last_id`.
     pub fn new(last_id: StreamId, entries_read: Option<u64>) -> ConsumerGroup {
         ConsumerGroup {

@@ -134,11 +134,17 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
         "memory" => {
             let rss = rss_bytes();
             let max = settings.maxmemory();
+            let m = shared.store.memory_report();
             out.push_str("# Memory\r\n");
-            // Until the engine accounts its structures, the process's
-            // resident size is the honest figure for used memory.
-            kv(out, "used_memory", &rss);
-            kv(out, "used_memory_human", &human(rss));
+            // used_memory is what maxmemory limits: the accounted bytes of
+            // the in-memory structures (stream indexes, views); the log is
+            // on disk and the process's resident size is reported apart.
+            kv(out, "used_memory", &m.used);
+            kv(out, "used_memory_human", &human(m.used));
+            kv(out, "used_memory_peak", &m.peak);
+            kv(out, "used_memory_peak_human", &human(m.peak));
+            kv(out, "used_memory_streams", &m.streams);
+            kv(out, "used_memory_views", &m.views);
             kv(out, "used_memory_rss", &rss);
             kv(out, "used_memory_rss_human", &human(rss));
             kv(out, "maxmemory", &max);
@@ -187,7 +193,9 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
                 &st.rejected_connections.load(Relaxed),
             );
             kv(out, "expired_keys", &0);
-            kv(out, "evicted_keys", &0);
+            let m = shared.store.memory_report();
+            kv(out, "evicted_keys", &m.evicted_keys);
+            kv(out, "view_rebuilds", &m.view_rebuilds);
             kv(
                 out,
                 "total_error_replies",

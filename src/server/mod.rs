@@ -209,6 +209,10 @@ impl Shared {
         if node_limits(old) != limits {
             self.store.set_node_limits(limits);
         }
+        let eviction = eviction_config(new);
+        if eviction_config(old) != eviction {
+            self.store.set_eviction(eviction);
+        }
         if old.loglevel() != new.loglevel()
             && let Some(hook) = self
                 .log_hook
@@ -228,6 +232,16 @@ impl Shared {
     /// A receiver that turns `true` when shutdown is requested.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+}
+
+/// maxmemory, maxmemory-policy and maxmemory-samples as the store takes them.
+fn eviction_config(s: &Settings) -> crate::memory::EvictionConfig {
+    crate::memory::EvictionConfig {
+        maxmemory: s.maxmemory(),
+        policy: s.maxmemory_policy().parse().unwrap_or_default(),
+        samples: s.maxmemory_samples(),
+        ..Default::default()
     }
 }
 
@@ -275,6 +289,7 @@ pub fn open_store(settings: &Settings) -> std::io::Result<Store> {
             t.reason
         );
     }
+    store.set_eviction(eviction_config(settings));
     let r = store.recovery_stats();
     tracing::info!(
         "DB loaded from disk: {} records replayed from position {} ({}) in {:.3} seconds",

@@ -198,10 +198,16 @@ impl Stream {
     pub(crate) fn idmp_mut(&mut self) -> &mut idmp::Idmp {
         &mut self.idmp
     }
-    /// Heap bytes held by this stream's index (an estimate for `INFO`).
+    /// Heap bytes held by this stream's index and its consumer groups (an
+    /// estimate for `INFO memory` and maxmemory accounting).
     pub fn index_bytes(&self) -> usize {
         self.blocks.capacity() * std::mem::size_of::<Block>()
             + self.tombstones.len() * (std::mem::size_of::<StreamId>() + 8)
+            + self
+                .groups
+                .iter()
+                .map(|(name, g)| name.len() + g.memory_bytes())
+                .sum::<usize>()
     }
 
     /// Whether an entry is deleted (tombstoned or below the trim floor).

@@ -1,0 +1,453 @@
+//! A live view: its spec, its data, and the deterministic application of
+//! events, including eviction and per-key rebuild.
+//!
+//! Owns: [`View::apply`] (one event → the keys it changed), the evicted
+//! units and their rebuild protocol, per-key sizes for the evictor, the
+//! read accessors the query commands use, and the state snapshot stored in
+//! checkpoints. Does not own: reading the log, WAL records, or deciding
+//! when to evict (the engine and [`crate::memory::Evictor`] do).
+//!
+//! Eviction unit: a key, except for fixed-window views, where all windows
+//! of one base key go together (retention depends on the newest window, so
+//! a base can only be rebuilt as a whole). Events that target an evicted
+//! unit are not applied (they are in the log and will be replayed when the
+//! unit is rebuilt); rebuilding replays the source stream from the view's
+//! start up to the view's current position through [`View::rebuild_event`].
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::memory;
+use crate::view::counter::{Bucket, Buckets, Number, Totals, Windows};
+use crate::view::geo::geo_score;
+use crate::view::spec::{CounterMode, Kind, ViewSpec};
+use crate::view::zset::{AddOutcome, ZSet};
+
+/// Counters of a view's progress (VIEW.INFO).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Events that passed the filter and were applied (or deferred to a rebuild).
+    pub applied: u64,
+    /// Events rejected by the filter.
+    pub filtered: u64,
+    /// Events that matched but could not apply (missing field, not a
+    /// number, coordinates out of range, NaN score).
+    pub skipped: u64,
+}
+
+/// The Redis type a view's keys report (TYPE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// Sorted sets and geo indexes.
+    ZSet,
+    /// Totals and window counters (GET).
+    String,
+    /// Time-bucket series (VIEW.RANGE).
+    Series,
+}
+
+impl KeyType {
+    /// The TYPE reply.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::ZSet => "zset",
+            KeyType::String => "string",
+            KeyType::Series => "series",
+        }
+    }
+}
+
+/// A sorted set in a snapshot: key and `(member, score)` pairs.
+type SetSnap<'a> = (&'a [u8], Vec<(&'a [u8], f64)>);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Data {
+    ZSets(#[serde(skip)] HashMap<Vec<u8>, ZSet>),
+    Totals(Totals),
+    Windows(Windows),
+    Buckets(Buckets),
+}
+
+/// A view: spec + derived data.
+#[derive(Debug, Clone)]
+pub struct View {
+    spec: ViewSpec,
+    data: Data,
+    evicted: HashSet<Vec<u8>>,
+    stats: Stats,
+}
+
+enum Target {
+    Filtered,
+    Skipped,
+    Unit(Vec<u8>),
+}
+
+impl View {
+    /// An empty view for a spec.
+    pub fn new(spec: ViewSpec) -> View {
+        let data = match &spec.kind {
+            Kind::ZSet { .. } | Kind::Geo { .. } => Data::ZSets(HashMap::new()),
+            Kind::Counter {
+                mode: CounterMode::Total,
+                ..
+            } => Data::Totals(Totals::default()),
+            Kind::Counter {
+                mode: CounterMode::Window { window_ms, keep },
+                ..
+            } => Data::Windows(Windows::new(*window_ms, *keep)),
+            Kind::Counter {
+                mode:
+                    CounterMode::Buckets {
+                        bucket_ms,
+                        retention,
+                    },
+                ..
+            } => Data::Buckets(Buckets::new(*bucket_ms, *retention)),
+        };
+        View {
+            spec,
+            data,
+            evicted: HashSet::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The definition.
+    pub fn spec(&self) -> &ViewSpec {
+        &self.spec
+    }
+
+    /// Progress counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The type of this view's keys.
+    pub fn key_type(&self) -> KeyType {
+        match &self.data {
+            Data::ZSets(_) => KeyType::ZSet,
+            Data::Totals(_) | Data::Windows(_) => KeyType::String,
+            Data::Buckets(_) => KeyType::Series,
+        }
+    }
+
+    /// The eviction unit of a key as clients name it (the key itself, or a
+    /// window key's base). Unit-level methods take units, never keys.
+    pub fn unit_of<'k>(&self, key: &'k [u8]) -> &'k [u8] {
+        match &self.data {
+            Data::Windows(_) => Windows::parse_key(key).map_or(key, |(base, _)| base),
+            _ => key,
+        }
+    }
+
+    fn target(&self, fields: &[(&[u8], &[u8])]) -> Target {
+        if !self.spec.matches(fields) {
+            return Target::Filtered;
+        }
+        let key = match &self.spec.kind {
+            Kind::ZSet { key, .. } | Kind::Counter { key, .. } | Kind::Geo { key, .. } => key,
+        };
+        match key.render(fields) {
+            Some(k) => Target::Unit(k),
+            None => Target::Skipped,
+        }
+    }
+
+    /// Applies one event (`id_ms` = the entry ID's milliseconds); returns
+    /// the keys whose value changed. Deterministic: the same events in the
+    /// same order always give the same state.
+    pub fn apply(&mut self, id_ms: u64, fields: &[(&[u8], &[u8])]) -> Vec<Vec<u8>> {
+        match self.target(fields) {
+            Target::Filtered => {
+                self.stats.filtered += 1;
+                Vec::new()
+            }
+            Target::Skipped => {
+                self.stats.skipped += 1;
+                Vec::new()
+            }
+            Target::Unit(unit) => {
+                if self.evicted.contains(&unit) {
+                    // Deferred: the rebuild of this unit replays the event.
+                    self.stats.applied += 1;
+                    return Vec::new();
+                }
+                match self.mutate(&unit, id_ms, fields) {
+                    Ok(changed) => {
+                        self.stats.applied += 1;
+                        changed.into_iter().collect()
+                    }
+                    Err(()) => {
+                        self.stats.skipped += 1;
+                        Vec::new()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Changes the unit's data; `Err` when the event's values are unusable.
+    fn mutate(
+        &mut self,
+        unit: &[u8],
+        id_ms: u64,
+        fields: &[(&[u8], &[u8])],
+    ) -> Result<Option<Vec<u8>>, ()> {
+        match (&self.spec.kind, &mut self.data) {
+            (
+                Kind::ZSet {
+                    member,
+                    score,
+                    incr,
+                    flags,
+                    ..
+                },
+                Data::ZSets(sets),
+            ) => {
+                let m = member.render(fields).ok_or(())?;
+                let s = score.eval(fields).ok_or(())?;
+                if !sets.contains_key(unit) {
+                    sets.insert(unit.to_vec(), ZSet::new());
+                }
+                let z = sets.get_mut(unit).ok_or(())?;
+                let out = z.add(&m, s, *flags, *incr);
+                if z.is_empty() {
+                    sets.remove(unit);
+                }
+                match out {
+                    Ok(AddOutcome::Added(_) | AddOutcome::Updated(_)) => Ok(Some(unit.to_vec())),
+                    Ok(AddOutcome::Unchanged(_)) => Ok(None),
+                    Err(_) => Err(()),
+                }
+            }
+            (
+                Kind::Geo {
+                    member, lon, lat, ..
+                },
+                Data::ZSets(sets),
+            ) => {
+                let m = member.render(fields).ok_or(())?;
+                let (x, y) = (lon.eval(fields).ok_or(())?, lat.eval(fields).ok_or(())?);
+                let score = geo_score(x, y).map_err(|_| ())?;
+                if !sets.contains_key(unit) {
+                    sets.insert(unit.to_vec(), ZSet::new());
+                }
+                let z = sets.get_mut(unit).ok_or(())?;
+                let changed = z.insert(&m, score) != Some(score);
+                Ok(changed.then(|| unit.to_vec()))
+            }
+            (Kind::Counter { by, .. }, data) => {
+                let n = by.eval(fields).ok_or(())?;
+                Ok(match data {
+                    Data::Totals(t) => {
+                        t.incr(unit, n);
+                        Some(unit.to_vec())
+                    }
+                    Data::Windows(w) => w.incr(unit, id_ms, n),
+                    Data::Buckets(b) => b.add(unit, id_ms, n).then(|| unit.to_vec()),
+                    Data::ZSets(_) => None,
+                })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// True if the key's unit was evicted and must be rebuilt before a read.
+    pub fn is_evicted(&self, key: &[u8]) -> bool {
+        self.evicted.contains(self.unit_of(key))
+    }
+
+    /// Eviction units currently held (what the engine registers with the
+    /// evictor; see [`View::unit_of`] for the changed keys `apply` returns).
+    pub fn units(&self) -> Vec<Vec<u8>> {
+        match &self.data {
+            Data::Windows(w) => w.bases().map(<[u8]>::to_vec).collect(),
+            _ => self.keys(),
+        }
+    }
+
+    /// Evicts a unit: drops its data and remembers it; returns the bytes
+    /// released (0 if there was nothing).
+    pub fn evict_unit(&mut self, unit: &[u8]) -> usize {
+        let unit = unit.to_vec();
+        let freed = self.unit_bytes(&unit);
+        match &mut self.data {
+            Data::ZSets(sets) => {
+                sets.remove(&unit);
+            }
+            Data::Totals(t) => {
+                t.remove(&unit);
+            }
+            Data::Windows(w) => {
+                w.remove_base(&unit);
+            }
+            Data::Buckets(b) => {
+                b.remove(&unit);
+            }
+        }
+        self.evicted.insert(unit);
+        freed
+    }
+
+    /// During a rebuild of `unit`: applies the event if it targets that
+    /// unit. Feed every event from the view's start to its current position,
+    /// in log order, then call [`View::finish_rebuild`].
+    pub fn rebuild_event(&mut self, unit: &[u8], id_ms: u64, fields: &[(&[u8], &[u8])]) {
+        if let Target::Unit(u) = self.target(fields)
+            && u == unit
+        {
+            // An unusable event was skipped (and counted) when first applied.
+            let _ = self.mutate(unit, id_ms, fields);
+        }
+    }
+
+    /// Ends a rebuild: the unit is live again.
+    pub fn finish_rebuild(&mut self, unit: &[u8]) {
+        self.evicted.remove(unit);
+    }
+
+    /// Rebuilds a unit from owned events (convenience over
+    /// [`View::rebuild_event`] + [`View::finish_rebuild`]).
+    pub fn rebuild_unit<I, F>(&mut self, unit: &[u8], events: I)
+    where
+        I: IntoIterator<Item = (u64, F)>,
+        F: AsRef<[(Vec<u8>, Vec<u8>)]>,
+    {
+        for (id, f) in events {
+            let fields: Vec<(&[u8], &[u8])> = f
+                .as_ref()
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                .collect();
+            self.rebuild_event(unit, id, &fields);
+        }
+        self.finish_rebuild(unit);
+    }
+
+    /// The sorted set (or geo index) at `key`.
+    pub fn zset(&self, key: &[u8]) -> Option<&ZSet> {
+        match &self.data {
+            Data::ZSets(s) => s.get(key),
+            _ => None,
+        }
+    }
+
+    /// GET of a total or window key.
+    pub fn get(&self, key: &[u8]) -> Option<Number> {
+        match &self.data {
+            Data::Totals(t) => t.get(key),
+            Data::Windows(w) => w.get(key),
+            _ => None,
+        }
+    }
+
+    /// VIEW.RANGE of a time-bucket key.
+    pub fn bucket_range(&self, key: &[u8], from_ms: u64, to_ms: u64) -> Option<Vec<(u64, Bucket)>> {
+        match &self.data {
+            Data::Buckets(b) if b.key_bytes(key) > 0 => Some(b.range(key, from_ms, to_ms)),
+            _ => None,
+        }
+    }
+
+    /// Whether the key currently holds data.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        match &self.data {
+            Data::ZSets(s) => s.contains_key(key),
+            Data::Totals(t) => t.get(key).is_some(),
+            Data::Windows(w) => w.get(key).is_some(),
+            Data::Buckets(b) => b.key_bytes(key) > 0,
+        }
+    }
+
+    /// Evicted keys that still exist for clients (a read rebuilds them).
+    /// Window counters are left out: an evicted base's window keys are only
+    /// known again once it is rebuilt.
+    pub fn evicted_keys(&self) -> Vec<Vec<u8>> {
+        match &self.data {
+            Data::Windows(_) => Vec::new(),
+            _ => self.evicted.iter().cloned().collect(),
+        }
+    }
+
+    /// All keys currently held (SCAN); evicted units are not listed.
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        match &self.data {
+            Data::ZSets(s) => s.keys().cloned().collect(),
+            Data::Totals(t) => t.keys().map(<[u8]>::to_vec).collect(),
+            Data::Windows(w) => w.keys(),
+            Data::Buckets(b) => b.keys().map(<[u8]>::to_vec).collect(),
+        }
+    }
+
+    /// Estimated bytes of a unit (what the evictor registers).
+    pub fn unit_bytes(&self, unit: &[u8]) -> usize {
+        match &self.data {
+            Data::ZSets(s) => s
+                .get(unit)
+                .map_or(0, |z| z.mem_bytes() + memory::counter_key_bytes(unit.len())),
+            Data::Totals(t) => t.key_bytes(unit),
+            Data::Windows(w) => w.base_bytes(unit),
+            Data::Buckets(b) => b.key_bytes(unit),
+        }
+    }
+
+    /// Estimated bytes of the whole view.
+    pub fn mem_bytes(&self) -> usize {
+        match &self.data {
+            Data::ZSets(s) => s
+                .iter()
+                .map(|(k, z)| z.mem_bytes() + memory::counter_key_bytes(k.len()))
+                .sum(),
+            Data::Totals(t) => t.mem_bytes(),
+            Data::Windows(w) => w.mem_bytes(),
+            Data::Buckets(b) => b.mem_bytes(),
+        }
+    }
+
+    /// Encodes the view's state (not its spec) for a checkpoint.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let sets: Vec<SetSnap<'_>> = match &self.data {
+            Data::ZSets(s) => s
+                .iter()
+                .map(|(k, z)| (k.as_slice(), z.iter().collect()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let evicted: Vec<&[u8]> = self.evicted.iter().map(Vec::as_slice).collect();
+        // Serialising plain in-memory data into a Vec cannot fail.
+        postcard::to_stdvec(&(self.stats, evicted, &self.data, sets)).unwrap_or_default()
+    }
+
+    /// Rebuilds a view from its spec and a [`View::snapshot`].
+    pub fn restore(spec: ViewSpec, bytes: &[u8]) -> Result<View, crate::view::spec::DecodeError> {
+        type Snap = (
+            Stats,
+            Vec<Vec<u8>>,
+            Data,
+            Vec<(Vec<u8>, Vec<(Vec<u8>, f64)>)>,
+        );
+        let (stats, evicted, data, sets): Snap = postcard::from_bytes(bytes)?;
+        let data = match data {
+            Data::ZSets(_) => Data::ZSets(
+                sets.into_iter()
+                    .map(|(k, members)| {
+                        let mut z = ZSet::new();
+                        for (m, s) in members {
+                            z.insert(&m, s);
+                        }
+                        (k, z)
+                    })
+                    .collect(),
+            ),
+            d => d,
+        };
+        Ok(View {
+            spec,
+            data,
+            evicted: evicted.into_iter().collect(),
+            stats,
+        })
+    }
+}

@@ -1,0 +1,401 @@
+//! Sorted sets with Redis semantics and O(log n) rank.
+//!
+//! Owns: [`ZSet`] (an order-statistic treap ordered by `(score, member)` plus
+//! a member → score map), ZADD-style updates (`NX`/`XX`/`GT`/`LT`/`INCR`),
+//! and the range reads behind ZRANGE, ZRANGEBYSCORE, ZRANGEBYLEX, ZCOUNT,
+//! ZRANK. `query` parses those commands' arguments into typed queries and
+//! runs them. Does not own: RESP replies, key lookup, type checks (the
+//! server), or deciding which key an event touches (`spec`).
+
+mod query;
+mod tree;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use query::{
+    Limit, RangeKind, RankQuery, ZCountQuery, ZMScoreQuery, ZRangeCmd, ZRangeQuery, ZScoreQuery,
+    parse_zcard, parse_zcount, parse_zmscore, parse_zrange, parse_zrank, parse_zscore,
+};
+
+use crate::memory;
+use tree::Tree;
+
+/// A score interval as `zslParseRange` builds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreRange {
+    /// Lower bound.
+    pub min: f64,
+    /// Upper bound.
+    pub max: f64,
+    /// Lower bound excluded (`(`).
+    pub minex: bool,
+    /// Upper bound excluded (`(`).
+    pub maxex: bool,
+}
+
+impl ScoreRange {
+    /// All scores.
+    pub const ALL: ScoreRange = ScoreRange {
+        min: f64::NEG_INFINITY,
+        max: f64::INFINITY,
+        minex: false,
+        maxex: false,
+    };
+
+    fn gte_min(&self, v: f64) -> bool {
+        if self.minex {
+            v > self.min
+        } else {
+            v >= self.min
+        }
+    }
+
+    fn lte_max(&self, v: f64) -> bool {
+        if self.maxex {
+            v < self.max
+        } else {
+            v <= self.max
+        }
+    }
+
+    /// True when no score can match (Redis checks this before walking).
+    pub fn is_void(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.minex || self.maxex))
+    }
+}
+
+/// One end of a lexicographic range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexBound {
+    /// `-`: below every member.
+    NegInf,
+    /// `+`: above every member.
+    PosInf,
+    /// `[member`.
+    Incl(Vec<u8>),
+    /// `(member`.
+    Excl(Vec<u8>),
+}
+
+/// A lexicographic interval as `zslParseLexRange` builds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexRange {
+    /// Lower end.
+    pub min: LexBound,
+    /// Upper end.
+    pub max: LexBound,
+}
+
+impl LexRange {
+    fn gte_min(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::NegInf => true,
+            LexBound::PosInf => false,
+            LexBound::Incl(b) => m >= b.as_slice(),
+            LexBound::Excl(b) => m > b.as_slice(),
+        }
+    }
+
+    fn lte_max(&self, m: &[u8]) -> bool {
+        match &self.max {
+            LexBound::NegInf => false,
+            LexBound::PosInf => true,
+            LexBound::Incl(b) => m <= b.as_slice(),
+            LexBound::Excl(b) => m < b.as_slice(),
+        }
+    }
+
+    /// True when no member can match.
+    pub fn is_void(&self) -> bool {
+        use LexBound::*;
+        match (&self.min, &self.max) {
+            (PosInf, _) | (_, NegInf) => true,
+            (NegInf, _) | (_, PosInf) => false,
+            (Incl(a), Incl(b)) => a > b,
+            (Incl(a) | Excl(a), Incl(b) | Excl(b)) => a >= b,
+        }
+    }
+}
+
+/// ZADD condition flags (the subset that makes sense for views too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AddFlags {
+    /// Only add new members.
+    pub nx: bool,
+    /// Only update existing members.
+    pub xx: bool,
+    /// Update only when the new score is greater.
+    pub gt: bool,
+    /// Update only when the new score is lower.
+    pub lt: bool,
+}
+
+/// What a ZADD-style call did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AddOutcome {
+    /// The member was new; holds its score.
+    Added(f64),
+    /// The member's score changed; holds the new score.
+    Updated(f64),
+    /// Nothing changed (a flag refused, or the score was equal); holds the
+    /// current score if the member exists.
+    Unchanged(Option<f64>),
+}
+
+/// A sorted set: unique members ordered by `(score, member bytes)`.
+#[derive(Debug, Clone, Default)]
+pub struct ZSet {
+    tree: Tree,
+    scores: HashMap<Arc<[u8]>, f64>,
+    mem: usize,
+}
+
+impl ZSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// ZCARD.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+
+    /// Estimated heap bytes (see [`crate::memory`]).
+    pub fn mem_bytes(&self) -> usize {
+        self.mem
+    }
+
+    /// ZSCORE.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
+    /// Sets a member's score unconditionally; returns the previous score.
+    pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        let score = score + 0.0; // -0 and +0 are one score; store +0.
+        match self.scores.get_mut(member) {
+            Some(cur) => {
+                let old = *cur;
+                if old != score {
+                    *cur = score;
+                    self.tree.rescore(old, member, score);
+                }
+                Some(old)
+            }
+            None => {
+                let key: Arc<[u8]> = Arc::from(member);
+                self.tree.insert(key.clone(), score);
+                self.scores.insert(key, score);
+                self.mem += memory::zset_member_bytes(member.len());
+                None
+            }
+        }
+    }
+
+    /// ZADD with flags; `incr` makes it ZADD INCR / ZINCRBY.
+    ///
+    /// GT/LT only gate updates, never additions (as in Redis).
+    pub fn add(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        flags: AddFlags,
+        incr: bool,
+    ) -> Result<AddOutcome, crate::view::CmdError> {
+        match self.score(member) {
+            Some(cur) => {
+                if flags.nx {
+                    return Ok(AddOutcome::Unchanged(Some(cur)));
+                }
+                let new = if incr { cur + score } else { score };
+                if new.is_nan() {
+                    return Err(crate::view::CmdError::ScoreNan);
+                }
+                if (flags.lt && new >= cur) || (flags.gt && new <= cur) {
+                    return Ok(AddOutcome::Unchanged(Some(cur)));
+                }
+                if new == cur {
+                    return Ok(AddOutcome::Unchanged(Some(cur)));
+                }
+                self.insert(member, new);
+                Ok(AddOutcome::Updated(new + 0.0))
+            }
+            None if flags.xx => Ok(AddOutcome::Unchanged(None)),
+            None => {
+                if score.is_nan() {
+                    return Err(crate::view::CmdError::ScoreNan);
+                }
+                self.insert(member, score);
+                Ok(AddOutcome::Added(score + 0.0))
+            }
+        }
+    }
+
+    /// ZREM of one member; returns its score if it was present.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let old = self.scores.remove(member)?;
+        self.tree.remove(old, member);
+        self.mem = self
+            .mem
+            .saturating_sub(memory::zset_member_bytes(member.len()));
+        Some(old)
+    }
+
+    /// ZRANK / ZREVRANK: 0-based rank and score.
+    pub fn rank(&self, member: &[u8], rev: bool) -> Option<(usize, f64)> {
+        let score = self.score(member)?;
+        let r = self.tree.rank(score, member);
+        Some((if rev { self.len() - 1 - r } else { r }, score))
+    }
+
+    /// ZCOUNT: members with a score in `range`, O(log n).
+    pub fn count(&self, range: &ScoreRange) -> usize {
+        let (start, end) = self.score_bounds(range);
+        end.saturating_sub(start)
+    }
+
+    /// ZLEXCOUNT: members in a lexicographic range, O(log n).
+    pub fn lex_count(&self, range: &LexRange) -> usize {
+        let (start, end) = self.lex_bounds(range);
+        end.saturating_sub(start)
+    }
+
+    /// Elements in rank order from `rank` (ascending, or descending if `rev`,
+    /// where `rank` is then counted from the top).
+    pub fn iter_from(&self, rank: usize, rev: bool) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let start = if rev {
+            self.len().checked_sub(rank + 1).unwrap_or(usize::MAX)
+        } else {
+            rank
+        };
+        self.tree.cursor(start, rev)
+    }
+
+    /// All elements in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        self.tree.cursor(0, false)
+    }
+
+    /// ZRANGE by rank with Redis's index rules (negative = from the end,
+    /// out-of-range clamps, never an error).
+    pub fn range_by_rank(&self, start: i64, stop: i64, rev: bool) -> Vec<(&[u8], f64)> {
+        let len = self.len() as i64;
+        let mut s = if start < 0 { start + len } else { start };
+        let mut e = if stop < 0 { stop + len } else { stop };
+        if s < 0 {
+            s = 0;
+        }
+        if s > e || s >= len {
+            return Vec::new();
+        }
+        if e >= len {
+            e = len - 1;
+        }
+        let n = (e - s + 1) as usize;
+        self.iter_from(s as usize, rev).take(n).collect()
+    }
+
+    /// Ranks `[start, end)` of the members whose score is in `range`.
+    fn score_bounds(&self, range: &ScoreRange) -> (usize, usize) {
+        if range.is_void() || self.is_empty() {
+            return (0, 0);
+        }
+        let start = self.tree.count_prefix(|s, _| !range.gte_min(s));
+        let end = self.tree.count_prefix(|s, _| range.lte_max(s));
+        (start, end.max(start))
+    }
+
+    fn lex_bounds(&self, range: &LexRange) -> (usize, usize) {
+        if range.is_void() || self.is_empty() {
+            return (0, 0);
+        }
+        let start = self.tree.count_prefix(|_, m| !range.gte_min(m));
+        let end = self.tree.count_prefix(|_, m| range.lte_max(m));
+        (start, end.max(start))
+    }
+
+    fn slice_ranks(
+        &self,
+        (start, end): (usize, usize),
+        rev: bool,
+        limit: Option<Limit>,
+    ) -> Vec<(&[u8], f64)> {
+        let total = end - start;
+        let (offset, count) = match limit {
+            None => (0usize, total),
+            Some(Limit { offset, count }) => {
+                if offset < 0 {
+                    return Vec::new();
+                }
+                let off = usize::try_from(offset).unwrap_or(usize::MAX);
+                let cnt = if count < 0 {
+                    total
+                } else {
+                    usize::try_from(count).unwrap_or(usize::MAX)
+                };
+                (off, cnt)
+            }
+        };
+        if offset >= total || count == 0 {
+            return Vec::new();
+        }
+        let n = count.min(total - offset);
+        if rev {
+            let top = end - 1 - offset; // forward rank of the first reply
+            self.tree.cursor(top, true).take(n).collect()
+        } else {
+            self.tree.cursor(start + offset, false).take(n).collect()
+        }
+    }
+
+    /// `ZRANGE BYSCORE [REV] [LIMIT]`.
+    pub fn range_by_score(
+        &self,
+        range: &ScoreRange,
+        rev: bool,
+        limit: Option<Limit>,
+    ) -> Vec<(&[u8], f64)> {
+        self.slice_ranks(self.score_bounds(range), rev, limit)
+    }
+
+    /// `ZRANGE BYLEX [REV] [LIMIT]`.
+    pub fn range_by_lex(
+        &self,
+        range: &LexRange,
+        rev: bool,
+        limit: Option<Limit>,
+    ) -> Vec<(&[u8], f64)> {
+        self.slice_ranks(self.lex_bounds(range), rev, limit)
+    }
+
+    /// Elements with `min <= score < max`, ascending (the geo box scan).
+    pub fn scores_in(&self, min: f64, max: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let range = ScoreRange {
+            min,
+            max,
+            minex: false,
+            maxex: true,
+        };
+        let (start, end) = self.score_bounds(&range);
+        self.tree.cursor(start, false).take(end - start)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        self.tree.check();
+        assert_eq!(self.tree.len(), self.scores.len());
+        for (m, s) in self.iter() {
+            assert_eq!(self.scores.get(m).copied(), Some(s));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
