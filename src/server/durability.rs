@@ -7,6 +7,7 @@
 //! before their replies leave, so no reply acknowledges a write that a crash
 //! could lose, and no worker thread ever blocks on the disk.
 
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -36,6 +37,10 @@ enum Request {
 pub struct Durability {
     store: Arc<Store>,
     requests: mpsc::Sender<Request>,
+    /// A sync was requested and the sync thread has not started it yet: a
+    /// waiter whose record is already written is covered by that sync and
+    /// need not ask again (one request per round, not one per connection).
+    requested: Arc<AtomicBool>,
     durable: watch::Receiver<Durable>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -58,11 +63,16 @@ impl Durability {
         };
         let (state_tx, state_rx) = watch::channel(initial);
         let thread_store = Arc::clone(&store);
+        let requested = Arc::new(AtomicBool::new(false));
+        let thread_requested = Arc::clone(&requested);
         let thread = std::thread::Builder::new()
             .name("eddy-sync".into())
             .spawn(move || {
                 // Ends on Stop, or when the Durability handle is dropped.
                 while let Ok(Request::Sync) = rx.recv() {
+                    // Cleared before the sync reads the log's end, so whoever
+                    // finds it set wrote its records before that read.
+                    thread_requested.store(false, SeqCst);
                     // Every request queued so far is covered by this one sync.
                     let mut stop = false;
                     while let Ok(r) = rx.try_recv() {
@@ -87,6 +97,7 @@ impl Durability {
         Ok(Durability {
             store,
             requests: tx,
+            requested,
             durable: state_rx,
             thread: Mutex::new(Some(thread)),
         })
@@ -115,7 +126,9 @@ impl Durability {
             return Ok(());
         }
         let mut rx = self.durable.clone();
-        self.requests.send(Request::Sync).map_err(|_| SyncFailed)?;
+        if !self.requested.swap(true, SeqCst) {
+            self.requests.send(Request::Sync).map_err(|_| SyncFailed)?;
+        }
         let state = rx
             .wait_for(|d| d.failed || d.end >= end)
             .await
