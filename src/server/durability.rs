@@ -70,14 +70,16 @@ impl Durability {
             .spawn(move || {
                 // Ends on Stop, or when the Durability handle is dropped.
                 while let Ok(Request::Sync) = rx.recv() {
-                    // Cleared before the sync reads the log's end, so whoever
-                    // finds it set wrote its records before that read.
-                    thread_requested.store(false, SeqCst);
                     // Every request queued so far is covered by this one sync.
                     let mut stop = false;
                     while let Ok(r) = rx.try_recv() {
                         stop |= matches!(r, Request::Stop);
                     }
+                    // Cleared after the queue is drained (a request sent
+                    // after this stays queued for the next turn) and before
+                    // the sync reads the log's end (whoever found it set
+                    // wrote its records before that read).
+                    thread_requested.store(false, SeqCst);
                     let state = match thread_store.sync() {
                         Ok(end) => Durable { end, failed: false },
                         Err(e) => {
@@ -138,5 +140,49 @@ impl Durability {
         } else {
             Err(SyncFailed)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AddArgs, StoreOptions};
+
+    /// Many writers racing with the sync thread: every wait must return (a
+    /// request swallowed while the "sync requested" flag stays set would
+    /// leave a waiter with nobody to sync for it), and must return only
+    /// once its record is durable.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_waiter_is_woken_once_its_record_is_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut opts = StoreOptions::default();
+        opts.wal.fsync = crate::FsyncPolicy::Always;
+        opts.wait_for_durability = false;
+        let store = Arc::new(Store::open(dir.path(), opts).expect("open"));
+        let durability = Arc::new(Durability::start(Arc::clone(&store)).expect("start"));
+        let mut tasks = Vec::new();
+        for t in 0..8u8 {
+            let (store, durability) = (Arc::clone(&store), Arc::clone(&durability));
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..200 {
+                    let fields: [(&[u8], &[u8]); 1] = [(b"f", &[t])];
+                    store.xadd(b"s", &AddArgs::new(&fields)).expect("xadd");
+                    let end = store.log_end();
+                    durability.wait(end).await.expect("durable");
+                    assert!(store.durable_end() >= end);
+                }
+            }));
+        }
+        let all = async {
+            for t in tasks {
+                t.await.expect("writer");
+            }
+        };
+        // A lost wake-up hangs forever; the bound only turns that into a failure.
+        tokio::time::timeout(std::time::Duration::from_secs(120), all)
+            .await
+            .expect("a waiter was never woken");
+        assert_eq!(store.xlen(b"s").expect("xlen"), 1600);
+        durability.stop().await;
     }
 }
