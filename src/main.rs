@@ -50,7 +50,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One event-loop thread, as redis-server: on a small machine the
+    // client load takes the other core, and a single thread serves every
+    // connection with no cross-thread wake-ups or work stealing. The disk
+    // waits (fdatasync, checkpoints) run on their own threads.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -241,3 +241,49 @@ fn appends_after_xsetid_below_a_deleted_tail_stay_above_it() -> Result<(), Error
     );
     Ok(())
 }
+
+#[test]
+fn ranges_starting_inside_a_block_of_many_records() -> Result<(), Error> {
+    // One record per entry, 100 entries per block: a range that starts
+    // inside a block reads only the part of the back-chain it needs, and
+    // must still return exactly the live entries from its start, across the
+    // block boundary, with deletions and after a restart.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = NodeLimits {
+        max_bytes: 1 << 20,
+        max_entries: 100,
+    };
+    let s = open_with_limits(dir.path(), &clock(1), limits);
+    for ms in 1..=250 {
+        add(&s, b"t", ms, 0)?;
+    }
+    s.xdel(b"t", &[id(150, 0), id(151, 0)])?;
+    let expect = |from: u64, n: u64| -> Vec<StreamId> {
+        (from..)
+            .filter(|ms| !matches!(ms, 150 | 151))
+            .take_while(|ms| *ms <= 250)
+            .take(n as usize)
+            .map(|ms| id(ms, 0))
+            .collect()
+    };
+    for from in [1, 2, 50, 99, 100, 101, 149, 150, 195, 200, 201, 250] {
+        assert_eq!(
+            range(&s, &format!("{from}"), "+", Some(10))?,
+            expect(from, 10),
+            "from {from}"
+        );
+        assert_eq!(
+            range(&s, &format!("{from}"), "+", None)?,
+            expect(from, 1000),
+            "from {from}, no COUNT"
+        );
+    }
+    assert_eq!(
+        ids(&s.xread(&[(b"t", id(245, 0))], None)?[0].1),
+        expect(246, 10)
+    );
+    drop(s);
+    let s = open_with_limits(dir.path(), &clock(1), limits);
+    assert_eq!(range(&s, "120", "+", Some(40))?, expect(120, 40));
+    Ok(())
+}

@@ -242,9 +242,18 @@ pub fn all_commands() -> &'static [Entry] {
 /// The entry called `fullname` (`ping`, `config|get`), case-insensitive.
 pub fn find(fullname: &str) -> Option<&'static Entry> {
     let t = table();
-    t.by_name
-        .get(&fullname.to_ascii_lowercase())
-        .map(|&i| &t.flat[i])
+    // Lower-cased on the stack: this runs for every request.
+    let mut buf = [0u8; 64];
+    let i = match buf.get_mut(..fullname.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(fullname.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII lower-casing keeps UTF-8 valid.
+            t.by_name.get(std::str::from_utf8(lower).ok()?)
+        }
+        None => t.by_name.get(&fullname.to_ascii_lowercase()),
+    };
+    i.map(|&i| &t.flat[i])
 }
 
 /// Top-level commands only (COMMAND, COMMAND COUNT).
@@ -375,13 +384,14 @@ pub fn execute(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
 }
 
 /// Runs a command that passed the checks, with statistics.
-pub fn call(ctx: &mut Ctx<'_, '_>, entry: &Entry, args: &[Vec<u8>]) -> Flow {
+pub fn call(ctx: &mut Ctx<'_, '_>, entry: &'static Entry, args: &[Vec<u8>]) -> Flow {
     let Some(handler) = entry.def.handler else {
         // Containers always have subcommands that were looked up instead.
         return ctx.wrong_args(&entry.fullname);
     };
-    let name = entry.fullname.clone();
-    ctx.session.client.update(|m| m.last_cmd = name);
+    ctx.session
+        .client
+        .update(|m| m.last_cmd = entry.fullname.as_str());
     let errors_before = ctx.reply.error_count();
     let start = Instant::now();
     let flow = handler(ctx, args);

@@ -94,10 +94,38 @@ pub enum Checked {
 }
 
 /// A parsed request: the command name and its arguments.
+///
+/// Reused from one request to the next: the argument buffers of the last
+/// request are kept and refilled, so a connection in a steady state parses
+/// without allocating.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Request {
     /// `args[0]` is the command name as sent.
     pub args: Vec<Vec<u8>>,
+    /// Argument buffers from earlier requests, emptied, ready for reuse.
+    spare: Vec<Vec<u8>>,
+}
+
+impl Request {
+    /// Empties `args`, keeping their buffers for the next request.
+    fn recycle(&mut self) {
+        // A buffer that held a large argument is not kept, so one big request
+        // does not pin memory for the life of the connection.
+        const KEEP: usize = 4096;
+        for mut a in self.args.drain(..) {
+            if a.capacity() <= KEEP && self.spare.len() < 1024 {
+                a.clear();
+                self.spare.push(a);
+            }
+        }
+    }
+
+    /// Appends an argument, in a recycled buffer if there is one.
+    fn push(&mut self, bytes: &[u8]) {
+        let mut a = self.spare.pop().unwrap_or_default();
+        a.extend_from_slice(bytes);
+        self.args.push(a);
+    }
 }
 
 /// Redis's `string2ll`: an optional `-`, then digits with no leading zero
@@ -179,7 +207,7 @@ pub fn parse(
     limits: &RequestLimits,
     req: &mut Request,
 ) -> Result<Checked, ProtocolError> {
-    req.args.clear();
+    req.recycle();
     walk(buf, limits, Some(req))
 }
 
@@ -238,7 +266,7 @@ fn walk(
             return Ok(Checked::Incomplete);
         }
         if let Some(req) = out.as_deref_mut() {
-            req.args.push(buf[data..end].to_vec());
+            req.push(&buf[data..end]);
         }
         pos = end + 2;
     }

@@ -14,7 +14,7 @@ pub struct ClientMeta {
     /// CLIENT SETNAME.
     pub name: String,
     /// The last command run (`client|list`).
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     /// Protocol version (2 or 3).
     pub resp: i64,
     /// Commands queued in MULTI, or -1 outside MULTI.
@@ -112,7 +112,7 @@ impl ClientInfo {
             if m.last_cmd.is_empty() {
                 "NULL"
             } else {
-                &m.last_cmd
+                m.last_cmd
             },
             m.resp,
         )

@@ -168,19 +168,30 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
     shared.clients.unregister(id);
 }
 
-/// Writes the batch's replies. Under `appendfsync always`, a batch that used
-/// the store first waits until the log is durable up to its end, so no reply
-/// acknowledges (or shows) a write a crash could lose. If the log cannot be
-/// synced the replies are dropped and the connection closed.
+/// Writes the batch's replies. A batch that used the store first has the
+/// log's buffered records written to the file (so a process crash cannot
+/// lose what a reply acknowledges), after yielding once so that every other
+/// connection with requests ready runs its batch first and one write covers
+/// them all. Under `appendfsync always` it then waits until the log is
+/// durable up to its end, so no reply acknowledges (or shows) a write a
+/// crash could lose. If the log cannot be written or synced the replies are
+/// dropped and the connection closed.
 async fn flush(
     shared: &Shared,
     session: &mut Session,
     stream: &mut TcpStream,
     out: &mut Vec<u8>,
 ) -> Result<(), ()> {
-    if std::mem::take(&mut session.touched_store)
-        && shared.store.fsync_policy() == FsyncPolicy::Always
-    {
+    let touched = std::mem::take(&mut session.touched_store);
+    let wal = shared.store.wal();
+    if touched && wal.has_unwritten() {
+        tokio::task::yield_now().await;
+        if let Err(e) = wal.flush() {
+            tracing::warn!("Closing client {}: {e}", session.client.id);
+            return Err(());
+        }
+    }
+    if touched && shared.store.fsync_policy() == FsyncPolicy::Always {
         let end = shared.store.log_end();
         if let Err(e) = shared.durability.wait(end).await {
             tracing::warn!("Closing client {}: {e}", session.client.id);

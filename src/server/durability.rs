@@ -7,6 +7,7 @@
 //! before their replies leave, so no reply acknowledges a write that a crash
 //! could lose, and no worker thread ever blocks on the disk.
 
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -36,6 +37,10 @@ enum Request {
 pub struct Durability {
     store: Arc<Store>,
     requests: mpsc::Sender<Request>,
+    /// A sync was requested and the sync thread has not started it yet: a
+    /// waiter whose record is already written is covered by that sync and
+    /// need not ask again (one request per round, not one per connection).
+    requested: Arc<AtomicBool>,
     durable: watch::Receiver<Durable>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -58,6 +63,8 @@ impl Durability {
         };
         let (state_tx, state_rx) = watch::channel(initial);
         let thread_store = Arc::clone(&store);
+        let requested = Arc::new(AtomicBool::new(false));
+        let thread_requested = Arc::clone(&requested);
         let thread = std::thread::Builder::new()
             .name("eddy-sync".into())
             .spawn(move || {
@@ -68,6 +75,11 @@ impl Durability {
                     while let Ok(r) = rx.try_recv() {
                         stop |= matches!(r, Request::Stop);
                     }
+                    // Cleared after the queue is drained (a request sent
+                    // after this stays queued for the next turn) and before
+                    // the sync reads the log's end (whoever found it set
+                    // wrote its records before that read).
+                    thread_requested.store(false, SeqCst);
                     let state = match thread_store.sync() {
                         Ok(end) => Durable { end, failed: false },
                         Err(e) => {
@@ -87,6 +99,7 @@ impl Durability {
         Ok(Durability {
             store,
             requests: tx,
+            requested,
             durable: state_rx,
             thread: Mutex::new(Some(thread)),
         })
@@ -115,7 +128,9 @@ impl Durability {
             return Ok(());
         }
         let mut rx = self.durable.clone();
-        self.requests.send(Request::Sync).map_err(|_| SyncFailed)?;
+        if !self.requested.swap(true, SeqCst) {
+            self.requests.send(Request::Sync).map_err(|_| SyncFailed)?;
+        }
         let state = rx
             .wait_for(|d| d.failed || d.end >= end)
             .await
@@ -125,5 +140,49 @@ impl Durability {
         } else {
             Err(SyncFailed)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AddArgs, StoreOptions};
+
+    /// Many writers racing with the sync thread: every wait must return (a
+    /// request swallowed while the "sync requested" flag stays set would
+    /// leave a waiter with nobody to sync for it), and must return only
+    /// once its record is durable.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_waiter_is_woken_once_its_record_is_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut opts = StoreOptions::default();
+        opts.wal.fsync = crate::FsyncPolicy::Always;
+        opts.wait_for_durability = false;
+        let store = Arc::new(Store::open(dir.path(), opts).expect("open"));
+        let durability = Arc::new(Durability::start(Arc::clone(&store)).expect("start"));
+        let mut tasks = Vec::new();
+        for t in 0..8u8 {
+            let (store, durability) = (Arc::clone(&store), Arc::clone(&durability));
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..200 {
+                    let fields: [(&[u8], &[u8]); 1] = [(b"f", &[t])];
+                    store.xadd(b"s", &AddArgs::new(&fields)).expect("xadd");
+                    let end = store.log_end();
+                    durability.wait(end).await.expect("durable");
+                    assert!(store.durable_end() >= end);
+                }
+            }));
+        }
+        let all = async {
+            for t in tasks {
+                t.await.expect("writer");
+            }
+        };
+        // A lost wake-up hangs forever; the bound only turns that into a failure.
+        tokio::time::timeout(std::time::Duration::from_secs(120), all)
+            .await
+            .expect("a waiter was never woken");
+        assert_eq!(store.xlen(b"s").expect("xlen"), 1600);
+        durability.stop().await;
     }
 }

@@ -290,6 +290,12 @@ pub fn open_store(settings: &Settings) -> std::io::Result<Store> {
         );
     }
     store.set_eviction(eviction_config(settings));
+    // Connections write the log once per round of batches (see
+    // `connection::flush`), not once per record.
+    store
+        .wal()
+        .set_buffered_writes(true)
+        .map_err(std::io::Error::other)?;
     let r = store.recovery_stats();
     tracing::info!(
         "DB loaded from disk: {} records replayed from position {} ({}) in {:.3} seconds",

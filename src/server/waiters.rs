@@ -7,6 +7,7 @@
 //! look at the stream and its wait, so no wake-up is lost.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -17,6 +18,9 @@ type Registry = HashMap<Vec<u8>, Vec<(u64, Arc<Notify>)>>;
 #[derive(Debug, Default)]
 pub struct Waiters {
     map: Mutex<Registry>,
+    /// Registrations alive, so a write with no reader blocked anywhere (the
+    /// common case) skips the lock and the lookup.
+    blocked: AtomicUsize,
 }
 
 impl Waiters {
@@ -33,6 +37,7 @@ impl Waiters {
         notify: &Arc<Notify>,
     ) -> Registration<'a> {
         let mut map = self.lock();
+        self.blocked.fetch_add(1, Ordering::SeqCst);
         for k in keys {
             map.entry(k.clone())
                 .or_default()
@@ -47,6 +52,12 @@ impl Waiters {
 
     /// Wakes every reader blocked on `key`.
     pub fn wake(&self, key: &[u8]) {
+        // A reader registers before it looks at the stream, and the writer
+        // calls this after its write: if the count is 0 here, any reader that
+        // registers later will see the write when it looks.
+        if self.blocked.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         if let Some(readers) = self.lock().get(key) {
             for (_, n) in readers {
                 n.notify_one();
@@ -81,6 +92,7 @@ pub struct Registration<'a> {
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         let mut map = self.waiters.lock();
+        self.waiters.blocked.fetch_sub(1, Ordering::SeqCst);
         for k in &self.keys {
             if let Some(v) = map.get_mut(k) {
                 v.retain(|(id, _)| *id != self.id);

@@ -103,6 +103,22 @@ pub fn load_block(
     pending: Option<&Pending>,
     cache: &mut RecordCache,
 ) -> Result<Vec<Loaded>, Error> {
+    load_block_from(wal, b, pending, cache, StreamId::MIN)
+}
+
+/// Reads the entries of `b` (deleted ones included) in ID order, from the
+/// end of the block back to at least the first entry `>= from`: the walk
+/// stops at the first record of the back-chain that reaches below `from`,
+/// so a range starting inside a block (XRANGE with a start ID, XREAD of the
+/// newest entries) does not read the part of the block before it. The
+/// result may begin with a few entries below `from`.
+pub fn load_block_from(
+    wal: &Wal,
+    b: &Block,
+    pending: Option<&Pending>,
+    cache: &mut RecordCache,
+    from: StreamId,
+) -> Result<Vec<Loaded>, Error> {
     let total = usize::try_from(b.entries()).map_err(|_| Error::corrupt("block too large"))?;
     let mut out: Vec<Loaded> = Vec::with_capacity(total);
     let mut addr = b.last;
@@ -164,6 +180,11 @@ pub fn load_block(
         };
         if at_first {
             break;
+        }
+        // `out` is in descending order: its last entry is the lowest so far.
+        if out.last().is_some_and(|e| e.id < from) {
+            out.reverse();
+            return Ok(out);
         }
         if out.len() >= total {
             return Err(Error::corrupt("block longer than its counters"));

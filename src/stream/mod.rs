@@ -30,7 +30,9 @@ pub use trim::{Trim, TrimStrategy};
 
 use crate::error::Error;
 use crate::group::ConsumerGroup;
-use index::{Block, Loaded, Pending, RecordCache, first_block_reaching, load_block};
+use index::{
+    Block, Loaded, Pending, RecordCache, first_block_reaching, load_block, load_block_from,
+};
 use listpack::NodeSize;
 
 /// `stream-node-max-bytes` / `stream-node-max-entries`.
@@ -410,6 +412,18 @@ impl Stream {
         cache: &mut RecordCache,
     ) -> Result<Vec<Loaded>, Error> {
         load_block(wal, b, self.pending.as_ref(), cache)
+    }
+
+    /// Same, reading only as far back as needed to reach `from` (see
+    /// [`load_block_from`]).
+    pub(crate) fn load_from_with(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        cache: &mut RecordCache,
+        from: StreamId,
+    ) -> Result<Vec<Loaded>, Error> {
+        load_block_from(wal, b, self.pending.as_ref(), cache, from)
     }
 
     /// The live entry with this ID, if any: `(block index, loaded entry)`.

@@ -30,7 +30,7 @@ impl Stream {
                 break;
             }
             if b.live > 0 {
-                for e in self.load_with(wal, b, &mut cache)? {
+                for e in self.load_from_with(wal, b, &mut cache, range.start)? {
                     if e.id > range.end {
                         return Ok(out);
                     }

@@ -145,6 +145,14 @@ impl Follower {
             let Some((base, path)) = listed.into_iter().find(|(b, _)| *b > seg.base) else {
                 return Ok(None);
             };
+            // The writer may have appended here and rolled between the look at
+            // `frame` and the listing: look again before moving on, or the records
+            // written in between would be skipped.
+            if !matches!(frame, Frame::Record { .. })
+                && matches!(seg.frame_at(self.pos), Frame::Record { .. })
+            {
+                continue;
+            }
             if let Frame::Bad(reason) = frame {
                 return Err(Error::corrupt(&seg.path, seg.offset_of(self.pos), reason));
             }

@@ -150,6 +150,11 @@ impl Reader {
                 return Ok(Some(rec));
             }
             if !sealed {
+                // Records buffered by the writer are read once written.
+                if self.inner.has_unwritten() {
+                    self.inner.flush()?;
+                    continue;
+                }
                 return Ok(None);
             }
             // Move on to the next segment held.

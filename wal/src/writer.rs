@@ -4,7 +4,14 @@
 //! (recovery).
 //!
 //! Concurrency: appenders encode and `pwrite` under the writer mutex, then publish the
-//! new end (`written_end`, and the active segment's end for readers). Durability uses
+//! new end (`written_end`, and the active segment's end for readers).
+//!
+//! Buffered writes ([`Wal::set_buffered_writes`]): appends are framed into the
+//! writer's buffer and get their positions at once, but reach the file only on
+//! [`Wal::flush`], a read of a position not yet written, a sync, a roll, or when the
+//! buffer passes [`FLUSH_AT`]; so a server that answers a batch of clients at a time
+//! writes their records with one `pwrite`. Readers and durability only ever see what
+//! was written (`flushed_end`). Durability uses
 //! "leader syncs, followers wait": the first waiter whose position is not yet durable
 //! becomes the leader, snapshots `written_end`, runs one fdatasync without holding any
 //! lock and publishes `durable_end`; everyone who arrived meanwhile waits on the condvar
@@ -32,6 +39,9 @@ pub(crate) const LOCK_FILE: &str = "LOCK";
 /// A reused encode buffer larger than this is given back after use.
 const KEEP_BUF: usize = 1 << 20;
 
+/// With buffered writes, a buffer that reaches this size is written at once.
+pub const FLUSH_AT: usize = 256 * 1024;
+
 /// The WAL. `Send + Sync`: share it with `Arc<Wal>`.
 #[derive(Debug)]
 pub struct Wal {
@@ -50,8 +60,13 @@ pub(crate) struct Inner {
     /// Every segment still held, oldest first; the last one is the active one.
     pub(crate) segments: RwLock<Vec<Arc<Segment>>>,
     writer: Mutex<WriterState>,
-    /// Position after the last record written (published after the bytes).
+    /// Position after the last record appended (published after the bytes are
+    /// written, or buffered when writes are buffered).
     pub(crate) written_end: AtomicU64,
+    /// Position after the last record actually written to the file.
+    flushed_end: AtomicU64,
+    /// Appends stay in the writer's buffer until a flush.
+    buffered: AtomicBool,
     /// Every record before this position is durable.
     durable_end: AtomicU64,
     sync_state: Mutex<SyncState>,
@@ -65,8 +80,10 @@ pub(crate) struct Inner {
 #[derive(Debug)]
 struct WriterState {
     active: Arc<Segment>,
-    /// File offset of the next frame in the active segment.
+    /// File offset of the next frame in the active segment (buffered frames
+    /// included).
     write_off: u64,
+    /// Framed bytes not yet written; they belong at `write_off - buf.len()`.
     buf: Vec<u8>,
     /// A roll failed: the next append must roll first. A failed roll may have left a
     /// file named after the active segment's end; appending more to the active
@@ -142,6 +159,8 @@ impl Wal {
                 must_roll: false,
             }),
             written_end: AtomicU64::new(end),
+            flushed_end: AtomicU64::new(end),
+            buffered: AtomicBool::new(false),
             // Recovery synced the last segment: everything found on open is durable.
             durable_end: AtomicU64::new(end),
             sync_state: Mutex::new(SyncState::default()),
@@ -279,6 +298,33 @@ impl Wal {
         Position(segs.first().map_or(0, |s| s.base))
     }
 
+    /// Turns buffered writes on or off (off by default; see the module docs). Turning
+    /// them off writes what is buffered.
+    ///
+    /// # Errors
+    /// As [`Wal::flush`].
+    pub fn set_buffered_writes(&self, on: bool) -> Result<()> {
+        self.inner.buffered.store(on, Ordering::Release);
+        if !on {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the records buffered so far to the file (no fsync). A no-op, without
+    /// taking a lock, when nothing is buffered.
+    ///
+    /// # Errors
+    /// `Poisoned`, or `Io` for the write that fails (which poisons the WAL).
+    pub fn flush(&self) -> Result<()> {
+        self.inner.flush()
+    }
+
+    /// Whether appended records are waiting in the buffer.
+    pub fn has_unwritten(&self) -> bool {
+        self.inner.has_unwritten()
+    }
+
     /// Changes the fsync policy; takes effect for the next append.
     pub fn set_fsync_policy(&self, p: FsyncPolicy) {
         self.inner.policy.store(p.as_u8(), Ordering::Release);
@@ -394,9 +440,13 @@ impl Wal {
 }
 
 impl Drop for Wal {
-    /// Stops the flusher. Does not sync: use `close` for a clean shutdown.
+    /// Stops the flusher and writes what is buffered. Does not sync: use `close` for
+    /// a clean shutdown.
     fn drop(&mut self) {
         self.stop_flusher();
+        if let Err(e) = self.inner.flush() {
+            tracing::error!(error = %e, "writing buffered records on drop failed");
+        }
     }
 }
 
@@ -447,6 +497,7 @@ impl Inner {
         let mut w = lock(&self.writer);
         self.check_poisoned()?;
         if w.must_roll || w.write_off + total > w.active.file_len() {
+            self.flush_locked(&mut w)?;
             self.roll(&mut w)?;
         }
         let WriterState {
@@ -455,7 +506,7 @@ impl Inner {
             buf,
             ..
         } = &mut *w;
-        buf.clear();
+        let before = buf.len();
         let last = records.len() - 1;
         for (i, &(kind, payload)) in records.iter().enumerate() {
             let raw = if i == last {
@@ -465,22 +516,60 @@ impl Inner {
             };
             record::encode_into(buf, raw, payload);
         }
-        if let Err(e) = self
-            .io
-            .write_at(&active.file, &active.path, buf, *write_off)
-        {
-            self.poison();
-            return Err(Error::io("write", &active.path, e));
-        }
-        if buf.capacity() > KEEP_BUF {
-            *buf = Vec::new();
-        }
         let first = active.pos_of(*write_off);
         *write_off += total;
         let end = first + total;
-        active.set_end(end);
         self.written_end.store(end, Ordering::Release);
+        if (!self.buffered.load(Ordering::Acquire) || w.buf.len() >= FLUSH_AT)
+            && let Err(e) = self.flush_locked(&mut w)
+        {
+            // The WAL is poisoned; this append did not happen.
+            w.buf.truncate(before);
+            w.write_off -= total;
+            self.written_end.store(first, Ordering::Release);
+            return Err(e);
+        }
         Ok((Position(first), end))
+    }
+
+    pub(crate) fn has_unwritten(&self) -> bool {
+        self.flushed_end.load(Ordering::Acquire) < self.written_end.load(Ordering::Acquire)
+    }
+
+    /// Writes what is buffered, if anything.
+    pub(crate) fn flush(&self) -> Result<()> {
+        if !self.has_unwritten() {
+            return Ok(());
+        }
+        let mut w = lock(&self.writer);
+        self.flush_locked(&mut w)
+    }
+
+    /// Writes the buffered frames with one `pwrite` and publishes them to readers.
+    fn flush_locked(&self, w: &mut WriterState) -> Result<()> {
+        if w.buf.is_empty() {
+            return Ok(());
+        }
+        self.check_poisoned()?;
+        let WriterState {
+            active,
+            write_off,
+            buf,
+            ..
+        } = w;
+        let at = *write_off - buf.len() as u64;
+        if let Err(e) = self.io.write_at(&active.file, &active.path, buf, at) {
+            self.poison();
+            return Err(Error::io("write", &active.path, e));
+        }
+        buf.clear();
+        if buf.capacity() > KEEP_BUF {
+            *buf = Vec::new();
+        }
+        let end = active.pos_of(*write_off);
+        active.set_end(end);
+        self.flushed_end.store(end, Ordering::Release);
+        Ok(())
     }
 
     /// Seals the active segment (after syncing it, so that only the last segment can
@@ -541,9 +630,11 @@ impl Inner {
 
     /// One fdatasync covering everything written before it starts.
     fn sync_once(&self) -> Result<()> {
+        self.flush()?;
         // Snapshot the target before choosing the file: a roll after this point has
-        // already synced the segment the target may lie in.
-        let target = self.written_end.load(Ordering::Acquire);
+        // already synced the segment the target may lie in. Only what reached the file
+        // counts: records buffered after the flush above wait for the next sync.
+        let target = self.flushed_end.load(Ordering::Acquire);
         let active = {
             let segs = self.segments.read().unwrap_or_else(|e| e.into_inner());
             segs.last().cloned()
@@ -624,6 +715,9 @@ impl Inner {
     }
 
     fn read_at(&self, pos: Position) -> Result<RecordRef> {
+        if pos.0 >= self.flushed_end.load(Ordering::Acquire) {
+            self.flush()?;
+        }
         let seg = self.locate(pos.0)?;
         if pos.0 >= seg.end() {
             return Err(Error::OutOfRange { pos });
@@ -668,6 +762,72 @@ mod tests {
         wal.wait_durable(wal.end())?;
         assert_eq!(wal.durable_end(), wal.end());
         assert!(wal.durable_end() > c);
+        Ok(())
+    }
+
+    #[test]
+    fn buffered_writes_reach_the_file_on_flush_read_or_sync() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", "/tmp", e))?;
+        let wal = Wal::open(dir.path(), opts(1 << 16, FsyncPolicy::No))?;
+        wal.set_buffered_writes(true)?;
+        let a = wal.append_nowait(1, b"abc")?;
+        let b = wal.append_nowait(2, b"defg")?;
+        assert!(wal.has_unwritten());
+        assert_eq!(wal.end(), Position(b.0 + record::frame_len(4)));
+        // Not in the file yet: the segment end (what other readers see) has not moved.
+        assert_eq!(wal.segments()[0].end, Position(0));
+        // A read of a buffered position writes the buffer first.
+        assert_eq!(wal.read_at(b)?.payload(), b"defg");
+        assert!(!wal.has_unwritten());
+        assert_eq!(wal.segments()[0].end, wal.end());
+        // A reader that reaches the tail picks up what is buffered.
+        let c = wal.append_nowait(3, b"x")?;
+        let mut r = wal.reader(a);
+        let got: Vec<u8> = std::iter::from_fn(|| r.next().transpose())
+            .map(|rec| rec.map(|rec| rec.kind()))
+            .collect::<Result<_>>()?;
+        assert_eq!(got, [1, 2, 3]);
+        // A sync writes and syncs what is buffered.
+        let d = wal.append_nowait(4, b"yz")?;
+        assert!(wal.has_unwritten());
+        wal.wait_durable(d)?;
+        assert!(!wal.has_unwritten());
+        assert!(wal.durable_end() > d && wal.durable_end() > c);
+        // An explicit flush, and turning buffering off, write without syncing.
+        let e = wal.append_nowait(5, b"e")?;
+        wal.flush()?;
+        assert!(!wal.has_unwritten());
+        assert!(wal.durable_end() <= e);
+        wal.append_nowait(6, b"f")?;
+        wal.set_buffered_writes(false)?;
+        assert!(!wal.has_unwritten());
+        let end = wal.end();
+        drop(wal);
+        // Reopened, every record is there.
+        let wal = Wal::open(dir.path(), opts(1 << 16, FsyncPolicy::No))?;
+        assert_eq!(wal.end(), end);
+        Ok(())
+    }
+
+    #[test]
+    fn buffered_writes_survive_drop_and_rolls() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", "/tmp", e))?;
+        let wal = Wal::open(dir.path(), opts(8192, FsyncPolicy::No))?;
+        wal.set_buffered_writes(true)?;
+        let payload = [7u8; 1000];
+        let mut positions = Vec::new();
+        // Enough to roll several 8 KiB segments while records are buffered.
+        for _ in 0..40 {
+            positions.push(wal.append_nowait(1, &payload)?);
+        }
+        assert!(wal.segments().len() > 3);
+        let end = wal.end();
+        drop(wal);
+        let wal = Wal::open(dir.path(), opts(8192, FsyncPolicy::No))?;
+        assert_eq!(wal.end(), end);
+        for p in positions {
+            assert_eq!(wal.read_at(p)?.payload(), &payload[..]);
+        }
         Ok(())
     }
 
