@@ -68,6 +68,54 @@ pub fn write_streams(reply: &mut Reply<'_>, found: &[(Vec<u8>, Vec<Entry>)]) {
     }
 }
 
+/// What [`block_or_count`] made of an argument.
+pub(super) enum ReadOpt {
+    /// It was `BLOCK ms` or `COUNT n` (two arguments used).
+    Taken,
+    /// A bad value: the error is in the reply.
+    Replied(Flow),
+    /// Some other argument.
+    Other,
+}
+
+/// `BLOCK ms` and `COUNT n` at `args[i]`, shared by XREAD and XREADGROUP,
+/// with Redis's errors. COUNT 0 (or negative) means no limit.
+pub(super) fn block_or_count(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Vec<u8>],
+    i: usize,
+    count: &mut Option<usize>,
+    block: &mut Option<i64>,
+) -> ReadOpt {
+    let Some(value) = args.get(i + 1) else {
+        return ReadOpt::Other;
+    };
+    if eq(&args[i], "BLOCK") {
+        match int_arg(value) {
+            None => {
+                ctx.reply
+                    .error("ERR timeout is not an integer or out of range");
+                return ReadOpt::Replied(Flow::Continue);
+            }
+            Some(ms) if ms < 0 => {
+                ctx.reply.error("ERR timeout is negative");
+                return ReadOpt::Replied(Flow::Continue);
+            }
+            Some(ms) => *block = Some(ms),
+        }
+        ReadOpt::Taken
+    } else if eq(&args[i], "COUNT") {
+        match int_arg(value) {
+            None => return ReadOpt::Replied(ctx.not_an_integer()),
+            Some(n) if n <= 0 => *count = None,
+            Some(n) => *count = Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+        ReadOpt::Taken
+    } else {
+        ReadOpt::Other
+    }
+}
+
 fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let mut count: Option<usize> = None;
     let mut block: Option<i64> = None;
@@ -75,29 +123,15 @@ fn xread(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let mut i = 1;
     while i < args.len() {
         let more = args.len() - 1 - i;
-        if eq(&args[i], "BLOCK") && more >= 1 {
-            match int_arg(&args[i + 1]) {
-                None => {
-                    ctx.reply
-                        .error("ERR timeout is not an integer or out of range");
-                    return Flow::Continue;
-                }
-                Some(ms) if ms < 0 => {
-                    ctx.reply.error("ERR timeout is negative");
-                    return Flow::Continue;
-                }
-                Some(ms) => block = Some(ms),
+        match block_or_count(ctx, args, i, &mut count, &mut block) {
+            ReadOpt::Taken => {
+                i += 2;
+                continue;
             }
-            i += 2;
-        } else if eq(&args[i], "COUNT") && more >= 1 {
-            match int_arg(&args[i + 1]) {
-                None => return ctx.not_an_integer(),
-                // COUNT 0 (or negative) means no limit.
-                Some(n) if n <= 0 => count = None,
-                Some(n) => count = Some(usize::try_from(n).unwrap_or(usize::MAX)),
-            }
-            i += 2;
-        } else if eq(&args[i], "STREAMS") && more >= 1 {
+            ReadOpt::Replied(flow) => return flow,
+            ReadOpt::Other => {}
+        }
+        if eq(&args[i], "STREAMS") && more >= 1 {
             streams_at = Some(i + 1);
             break;
         } else if eq(&args[i], "GROUP") && more >= 2 {

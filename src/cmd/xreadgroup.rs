@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use super::xread::{BlockedRead, GroupSpec};
-use super::{CommandDef, Ctx, Flow, eq, int_arg};
+use super::xread::{BlockedRead, GroupSpec, ReadOpt, block_or_count};
+use super::{CommandDef, Ctx, Flow, eq};
 use crate::group::{ReadFrom, StreamRead};
 use crate::resp::Reply;
 use crate::stream::StreamId;
@@ -93,28 +93,15 @@ fn xreadgroup(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     let mut i = 1;
     while i < args.len() {
         let more = args.len() - 1 - i;
-        if eq(&args[i], "BLOCK") && more >= 1 {
-            match int_arg(&args[i + 1]) {
-                None => {
-                    ctx.reply
-                        .error("ERR timeout is not an integer or out of range");
-                    return Flow::Continue;
-                }
-                Some(ms) if ms < 0 => {
-                    ctx.reply.error("ERR timeout is negative");
-                    return Flow::Continue;
-                }
-                Some(ms) => block = Some(ms),
+        match block_or_count(ctx, args, i, &mut count, &mut block) {
+            ReadOpt::Taken => {
+                i += 2;
+                continue;
             }
-            i += 2;
-        } else if eq(&args[i], "COUNT") && more >= 1 {
-            match int_arg(&args[i + 1]) {
-                None => return ctx.not_an_integer(),
-                Some(n) if n <= 0 => count = None,
-                Some(n) => count = Some(usize::try_from(n).unwrap_or(usize::MAX)),
-            }
-            i += 2;
-        } else if eq(&args[i], "STREAMS") && more >= 1 {
+            ReadOpt::Replied(flow) => return flow,
+            ReadOpt::Other => {}
+        }
+        if eq(&args[i], "STREAMS") && more >= 1 {
             let n = args.len() - (i + 1);
             if !n.is_multiple_of(2) {
                 ctx.reply.error(
