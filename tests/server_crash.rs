@@ -2,48 +2,15 @@
 //! it got; the server is killed with SIGKILL at random moments and
 //! restarted, many times; every replied entry must still be there.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_eddy-server");
+mod server_common;
 
-/// Starts the server and returns it with its port (read from its log).
-fn start(dir: &std::path::Path) -> (Child, u16) {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--appendfsync", "always", "--dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("Ready to accept connections tcp on ").nth(1) {
-                let _ = tx.send(addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(20))
-        .ok()
-        .flatten()
-        .expect("server started");
-    (child, port)
-}
-
-/// A tiny pseudo-random generator (the test must not depend on a seed source).
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
+use server_common::{next, start_child_always as start};
 
 #[tokio::test]
 async fn nothing_replied_to_is_lost_across_kill_9() {

@@ -7,48 +7,17 @@
 //! every replied XACK is still in effect.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Cursor};
-use std::process::{Child, Command, Stdio};
+use std::io::Cursor;
+use std::process::Command;
 use std::time::Duration;
 
 use eddy::resp::Frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_eddy-server");
+mod server_common;
 
-/// Starts the server and returns it with its port (read from its log).
-fn start(dir: &std::path::Path) -> (Child, u16) {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--appendfsync", "always", "--dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("Ready to accept connections tcp on ").nth(1) {
-                let _ = tx.send(addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(20))
-        .ok()
-        .flatten()
-        .expect("server started");
-    (child, port)
-}
-
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
+use server_common::{next, start_child_always as start};
 
 /// Sends one request and reads one reply; `None` if the server went away.
 async fn request(s: &mut TcpStream, buf: &mut Vec<u8>, args: &[&str]) -> Option<Frame> {

@@ -3,7 +3,7 @@
 //! redis-server for differential tests.
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
-use std::io::Cursor;
+use std::io::{BufRead, BufReader, Cursor};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -237,4 +237,40 @@ pub async fn run_script(addr: SocketAddr, script: &[u8], marker: &[u8]) -> Vec<u
             ),
         }
     }
+}
+
+/// Starts the `eddy-server` binary as a child process with `appendfsync
+/// always` on port 0 and returns it with the port it reports in its log
+/// (crash tests kill it with SIGKILL).
+pub fn start_child_always(dir: &std::path::Path) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy-server"))
+        .args(["--port", "0", "--appendfsync", "always", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("Ready to accept connections tcp on ").nth(1) {
+                let _ = tx.send(addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(20))
+        .ok()
+        .flatten()
+        .expect("server started");
+    (child, port)
+}
+
+/// A tiny xorshift pseudo-random generator (tests must not depend on a seed source).
+pub fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
 }
