@@ -5,14 +5,14 @@
 //! redis-server when one is installed.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_eddy-server");
+mod server_common;
 
 /// The server child; killed (by its PID) when dropped.
 struct Eddy {
@@ -28,28 +28,7 @@ impl Drop for Eddy {
 }
 
 fn start(dir: &std::path::Path, extra: &[&str]) -> Eddy {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--bind", "127.0.0.1", "--dir"])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("Ready to accept connections tcp on ").nth(1) {
-                let _ = tx.send(addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .ok()
-        .flatten()
-        .expect("server started");
+    let (child, port) = server_common::start_child(dir, extra);
     Eddy { child, port }
 }
 

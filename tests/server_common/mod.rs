@@ -243,9 +243,16 @@ pub async fn run_script(addr: SocketAddr, script: &[u8], marker: &[u8]) -> Vec<u
 /// always` on port 0 and returns it with the port it reports in its log
 /// (crash tests kill it with SIGKILL).
 pub fn start_child_always(dir: &std::path::Path) -> (Child, u16) {
+    start_child(dir, &["--appendfsync", "always"])
+}
+
+/// Starts the `eddy-server` binary as a child process on 127.0.0.1 port 0
+/// with `extra` arguments and returns it with the port it reports in its log.
+pub fn start_child(dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eddy-server"))
-        .args(["--port", "0", "--appendfsync", "always", "--dir"])
+        .args(["--port", "0", "--bind", "127.0.0.1", "--dir"])
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -260,7 +267,7 @@ pub fn start_child_always(dir: &std::path::Path) -> (Child, u16) {
         }
     });
     let port = rx
-        .recv_timeout(Duration::from_secs(20))
+        .recv_timeout(Duration::from_secs(30))
         .ok()
         .flatten()
         .expect("server started");
