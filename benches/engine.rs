@@ -15,40 +15,16 @@ use std::time::{Duration, Instant};
 use cap::Cap;
 use criterion::{Criterion, Throughput, criterion_group};
 use eddy::{
-    AddArgs, AppendItem, FsyncPolicy, IdRange, IdSpec, Store, StoreOptions, StreamId, Trim,
-    TrimStrategy,
+    AddArgs, AppendItem, FsyncPolicy, IdRange, IdSpec, Store, StreamId, Trim, TrimStrategy,
 };
 
 /// Counts live heap bytes (no `unsafe` here: `cap` implements the allocator).
 #[global_allocator]
 static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
 
-const FIELDS: [(&[u8], &[u8]); 3] = [(b"sensor", b"t1"), (b"value", b"21.5"), (b"unit", b"C")];
+mod common;
 
-fn options(policy: FsyncPolicy, wait: bool) -> StoreOptions {
-    let mut o = StoreOptions::default();
-    o.wal.fsync = policy;
-    o.wait_for_durability = wait;
-    o.checkpoint_every_records = 0;
-    o.checkpoint_every_bytes = 0;
-    o
-}
-
-fn fill(s: &Store, key: &[u8], n: u64) {
-    let items: Vec<AppendItem<'_>> = (0..1000)
-        .map(|_| AppendItem {
-            id: IdSpec::Auto,
-            fields: &FIELDS,
-            idmp: None,
-        })
-        .collect();
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(1000) as usize;
-        s.xadd_batch(key, &items[..k]).expect("append");
-        left -= k as u64;
-    }
-}
+use common::{FIELDS, fill, options};
 
 fn dir_bytes(dir: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else {
