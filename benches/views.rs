@@ -198,7 +198,7 @@ fn replay(c: &mut Criterion) {
                             .iter()
                             .map(|(k, v)| (k.as_slice(), v.as_slice()))
                             .collect();
-                        black_box(v.apply(*t, &fields));
+                        let _ = black_box(v.apply(*t, &fields));
                     }
                     v
                 },

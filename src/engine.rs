@@ -13,7 +13,7 @@ use crate::record::{Record, TrimEffect, kind};
 use crate::stream::entry::{self, Addr, Fields, NewEntry, RunReader};
 use crate::stream::index::Pending;
 use crate::stream::{
-    IdSpec, IdmpConfig, NodeLimits, Placed, RefPolicy, Stream, StreamId, Trim, Undo,
+    Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, Placed, RefPolicy, Stream, StreamId, Trim, Undo,
 };
 use crate::view::spec::ViewSpec;
 use crate::views::{self, Views};
@@ -323,7 +323,7 @@ impl Engine {
         if self.views.reads(key) {
             self.views.now_ms = now_ms;
             let entries = ids.iter().copied().zip(items.iter().map(|i| i.fields));
-            self.views.on_append(key, entries);
+            self.views.on_append(wal, key, entries);
         }
         Ok((ids, wal.end().0))
     }
@@ -355,10 +355,24 @@ impl Engine {
         match kind {
             views::kind::VIEW_CREATE => {
                 let (spec, start) = views::decode_create(payload)?;
-                return self.apply_view_create(wal, spec, start);
+                self.views.create(spec, start);
+                return Ok(());
             }
             views::kind::VIEW_DROP => {
                 self.views.remove(payload);
+                return Ok(());
+            }
+            views::kind::VIEW_STEP => {
+                let step = views::Step::decode(payload)?;
+                return self.replay_step(wal, &step);
+            }
+            views::kind::VIEW_UNIT => {
+                let (name, unit, _) = views::decode_unit(payload)?;
+                self.views.replay_unit(name, unit, pos.0);
+                return Ok(());
+            }
+            views::kind::VIEW_REBUILD => {
+                self.views.reset(payload);
                 return Ok(());
             }
             _ => {}
@@ -397,12 +411,13 @@ impl Engine {
         }
         if feed {
             let entries = events.iter().map(|(id, f)| (*id, f.as_slice()));
-            self.views.on_append(key, entries);
+            self.views.on_append(wal, key, entries);
         }
         Ok(())
     }
 
-    /// Writes a VIEW.CREATE record and builds the view. Returns the log end.
+    /// Writes a VIEW.CREATE record, registers the view and runs its first
+    /// build step (a short source is then complete). Returns the log end.
     pub fn view_create(
         &mut self,
         wal: &Wal,
@@ -416,7 +431,9 @@ impl Engine {
         }
         wal.append_nowait(views::kind::VIEW_CREATE, &buf)?;
         self.count(buf.len());
-        self.apply_view_create(wal, spec, start)?;
+        let name = spec.name.clone();
+        self.views.create(spec, start);
+        self.build_step(wal, Some(&name))?;
         Ok(wal.end().0)
     }
 
@@ -428,23 +445,118 @@ impl Engine {
         Ok(wal.end().0)
     }
 
-    fn apply_view_create(
-        &mut self,
-        wal: &Wal,
-        spec: ViewSpec,
-        start: StreamId,
-    ) -> Result<(), Error> {
-        let stream = source_stream(&self.keyspace, &spec.source);
-        self.views.create(wal, spec, start, stream)
+    /// VIEW.REBUILD: writes the record, drops the view's data and runs the
+    /// first build step. `None` if there is no such view.
+    pub fn view_rebuild(&mut self, wal: &Wal, name: &[u8]) -> Result<Option<u64>, Error> {
+        if self.views.get(name).is_none() {
+            return Ok(None);
+        }
+        wal.append_nowait(views::kind::VIEW_REBUILD, name)?;
+        self.count(name.len());
+        self.views.reset(name);
+        self.build_step(wal, Some(name))?;
+        Ok(Some(wal.end().0))
     }
 
-    /// VIEW.REBUILD; whether the view exists.
-    pub fn view_rebuild(&mut self, wal: &Wal, name: &[u8]) -> bool {
-        let Some(live) = self.views.get(name) else {
-            return false;
+    /// Runs one build step of the view `name` (or of the first view still
+    /// building): reads the next source entries, writes the VIEW_STEP
+    /// record, applies them, then evicts if over maxmemory. Returns whether
+    /// any view is still building.
+    ///
+    /// # Errors
+    /// Log writes (the engine is then poisoned).
+    pub fn build_step(&mut self, wal: &Wal, name: Option<&[u8]>) -> Result<bool, Error> {
+        let name = match name {
+            Some(n) => n.to_vec(),
+            None => match self.views.building() {
+                Some(n) => n,
+                None => return Ok(false),
+            },
+        };
+        let Some(live) = self.views.get(&name) else {
+            return Ok(self.views.building().is_some());
+        };
+        if live.state != views::ViewState::Building {
+            return Ok(self.views.building().is_some());
+        }
+        let position = live.position;
+        let stream = source_stream(&self.keyspace, &live.view.spec().source);
+        let entries = match (stream, position.next()) {
+            (Some(s), Some(from)) => {
+                let r = IdRange {
+                    start: from,
+                    end: StreamId::MAX,
+                };
+                match s.range(wal, r, Some(views::STEP_ENTRIES)) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.views.fail(&name, &e);
+                        return Ok(self.views.building().is_some());
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
+        let step = views::Step {
+            name: &name,
+            upto: entries.last().map_or(position, Entry::id),
+            ready: entries.len() < views::STEP_ENTRIES,
+        };
+        let mut buf = Vec::new();
+        step.encode(&mut buf);
+        if let Err(e) = wal.append_nowait(views::kind::VIEW_STEP, &buf) {
+            self.poisoned = true;
+            return Err(e.into());
+        }
+        self.count(buf.len());
+        self.views
+            .apply_step(wal, &name, &entries, step.upto, step.ready);
+        self.evict_views(wal)?;
+        Ok(self.views.building().is_some())
+    }
+
+    /// Replays a VIEW_STEP: the same source entries, read from the stream
+    /// as it is at this point of the log.
+    fn replay_step(&mut self, wal: &Wal, step: &views::Step<'_>) -> Result<(), Error> {
+        let Some(live) = self.views.get(step.name) else {
+            return Ok(());
         };
         let stream = source_stream(&self.keyspace, &live.view.spec().source);
-        self.views.rebuild(wal, name, stream)
+        let entries = match (stream, live.position.next()) {
+            (Some(s), Some(from)) if from <= step.upto => s.range(
+                wal,
+                IdRange {
+                    start: from,
+                    end: step.upto,
+                },
+                None,
+            )?,
+            _ => Vec::new(),
+        };
+        self.views
+            .apply_step(wal, step.name, &entries, step.upto, step.ready);
+        Ok(())
+    }
+
+    /// Evicts view units while over maxmemory (their records are written
+    /// here); returns the used memory after.
+    ///
+    /// # Errors
+    /// Log writes (the engine is then poisoned).
+    pub fn evict_views(&mut self, wal: &Wal) -> Result<u64, Error> {
+        let other = self.streams_memory();
+        match self.views.evict(wal, other) {
+            Ok((used, written)) => {
+                if written > 0 {
+                    self.since_checkpoint.1 += written;
+                }
+                Ok(used)
+            }
+            Err(e) => {
+                self.poisoned = true;
+                Err(e)
+            }
+        }
     }
 
     /// Heap bytes of the stream indexes (blocks, tombstones, key names).
@@ -534,13 +646,23 @@ impl Engine {
     }
 
     /// Lowest WAL position any stream still needs (its first indexed entry).
-    pub fn min_live_position(&self) -> Option<u64> {
+    pub fn streams_min_position(&self) -> Option<u64> {
         self.keyspace
             .iter()
             .filter_map(|(_, v)| match v {
                 Value::Stream(s) => s.first_addr().map(Addr::pos),
             })
             .min()
+    }
+
+    /// Lowest WAL position still needed: by a stream's first entry or by
+    /// an evicted view unit's record.
+    pub fn min_live_position(&self) -> Option<u64> {
+        let units = self.views.min_unit_position();
+        match (self.streams_min_position(), units) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 

@@ -173,6 +173,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The view builder thread could not be started.
+    #[error("ERR cannot start the view builder thread: {0}")]
+    Builder(#[source] std::io::Error),
     /// The checkpoint file is damaged or of an unknown version.
     #[error("ERR checkpoint {path} is invalid: {reason}")]
     CheckpointInvalid {

@@ -25,6 +25,7 @@ use crate::keyspace::Keyspace;
 use crate::record::Record;
 use crate::views::Views;
 
+mod builder;
 mod views_api;
 use crate::stream::{
     Entry, IdRange, IdSpec, IdmpConfig, NodeLimits, RefPolicy, Stream, StreamId, StreamInfo, Trim,
@@ -37,7 +38,8 @@ pub use views_api::MemoryReport;
 pub struct Store {
     dir: PathBuf,
     pub(crate) wal: Arc<Wal>,
-    engine: Mutex<Engine>,
+    engine: Arc<Mutex<Engine>>,
+    builder: builder::Builder,
     checkpointing: Mutex<()>,
     pub(crate) clock: Arc<dyn Clock>,
     wait_for_durability: bool,
@@ -89,10 +91,22 @@ impl Store {
             replayed += 1;
         }
         engine.since_checkpoint = (replayed, wal.end().0 - from);
+        let building = engine.views.building().is_some();
+        let engine = Arc::new(Mutex::new(engine));
+        let builder = builder::Builder::start(
+            Arc::clone(&engine),
+            Arc::clone(&wal),
+            Arc::clone(&opts.clock),
+        )
+        .map_err(Error::Builder)?;
+        if building {
+            builder.kick();
+        }
         Ok(Store {
             dir,
             wal,
-            engine: Mutex::new(engine),
+            engine,
+            builder,
             checkpointing: Mutex::new(()),
             clock: opts.clock,
             wait_for_durability: opts.wait_for_durability,
@@ -616,6 +630,11 @@ impl Store {
     fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointInfo, Error> {
         let (bytes, position, min_live) = {
             let mut eng = self.lock();
+            // Eviction records older than every stream's first entry would
+            // keep their segments alive: copy them to the end first.
+            let below = eng.streams_min_position().unwrap_or(u64::MAX);
+            let copied = eng.views.copy_forward(&self.wal, below)?;
+            eng.since_checkpoint.1 += copied;
             let position = self.wal.end().0;
             let views = eng.views.snapshot();
             let bytes = checkpoint::encode(
@@ -642,7 +661,13 @@ impl Store {
 
     /// Makes everything durable and closes the log.
     pub fn close(self) -> Result<(), Error> {
-        let Store { wal, engine, .. } = self;
+        let Store {
+            wal,
+            engine,
+            builder,
+            ..
+        } = self;
+        drop(builder);
         drop(engine);
         match Arc::try_unwrap(wal) {
             Ok(wal) => Ok(wal.close()?),

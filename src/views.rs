@@ -1,28 +1,40 @@
-//! Views inside the engine: the registry of live views, their records
-//! (VIEW.CREATE, VIEW.DROP), their place in checkpoints, and how entries of
-//! a source stream reach them.
+//! Views inside the engine: the registry of live views, their records,
+//! their place in checkpoints, and how entries of a source stream reach
+//! them.
 //!
 //! A view remembers `position`, the ID of the last source entry it applied.
-//! Live appends and the replay of XADD records both apply only entries with
-//! a greater ID, so an entry is never applied twice: a checkpoint holds each
-//! view's data with its position, and the log replayed after it re-applies
-//! exactly the entries the checkpoint does not cover. Views need no record
-//! per event: they are derived from the XADD records.
+//! A ready view takes each appended entry with a greater ID under the same
+//! engine lock as the append, so the XADD record that carries an event is
+//! the one replay re-applies it from; views need no record per event.
+//!
+//! Building (after VIEW.CREATE or VIEW.REBUILD) goes in logged steps: each
+//! step applies the next chunk of source entries and writes a VIEW_STEP
+//! record naming the last ID it covered, so replay repeats every step at
+//! the same point of the log, against the same stream contents, and the
+//! view comes out identical whatever happened around it (appends, deletes,
+//! evictions, crashes). Between steps other clients run; VIEW.INFO shows
+//! the state, position and lag.
+//!
+//! Eviction writes the unit's exact state into a VIEW_UNIT record and keeps
+//! only its position; the next event or read for that unit loads it back.
+//! A unit's state therefore never depends on source entries still existing:
+//! XDEL and trimming never change a view. Checkpoints hold evicted units as
+//! positions, and copy records that would pin old segments forward.
 //!
 //! Does not own: the structures and the application of one event
 //! ([`crate::view::View`]), query parsing, replies, or eviction decisions.
 
 use std::collections::BTreeMap;
 
-use eddy_wal::Wal;
+use eddy_wal::{MAX_RECORD_LEN, Position, Wal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::memory::{EvictionConfig, Evictor, ViewId, ViewKey};
-use crate::record::{Cursor, put_varint};
-use crate::stream::{IdRange, Stream, StreamId};
+use crate::record::{Cursor, put_bytes, put_varint};
+use crate::stream::{Entry, Stream, StreamId};
 use crate::view::spec::ViewSpec;
-use crate::view::{KeyType, View};
+use crate::view::{Evicted, KeyType, View};
 
 /// WAL record kinds of views (64..=95).
 pub mod kind {
@@ -30,15 +42,22 @@ pub mod kind {
     pub const VIEW_CREATE: u8 = 64;
     /// A view dropped: its name.
     pub const VIEW_DROP: u8 = 65;
+    /// A build step: name, last source ID covered, whether the build ended.
+    pub const VIEW_STEP: u8 = 66;
+    /// An evicted unit: view name, unit, the unit's encoded state.
+    pub const VIEW_UNIT: u8 = 67;
+    /// VIEW.REBUILD: the view's name; its data is dropped and it builds again.
+    pub const VIEW_REBUILD: u8 = 68;
 }
 
-/// Entries read per range call while building or rebuilding.
-const CHUNK: usize = 4096;
+/// Source entries applied per build step: a step holds the engine lock,
+/// so this bounds the pause other clients see (about a millisecond).
+pub const STEP_ENTRIES: usize = 1024;
 
 /// Where a view is in its life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ViewState {
-    /// Replaying its source (only visible while the build runs).
+    /// Replaying its source in steps; live appends wait for the build.
     Building,
     /// Up to date with its source.
     Ready,
@@ -71,8 +90,59 @@ pub struct Live {
     pub position: StreamId,
     /// Building, ready or error.
     pub state: ViewState,
-    /// Times an evicted key of this view was rebuilt from the log.
+    /// Times an evicted unit of this view was loaded back from the log.
     pub rebuilds: u64,
+}
+
+/// A VIEW_STEP record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step<'a> {
+    /// View name.
+    pub name: &'a [u8],
+    /// Last source ID the step covers (entries in `(position, upto]`).
+    pub upto: StreamId,
+    /// The build reached the end of the source: the view is ready.
+    pub ready: bool,
+}
+
+impl<'a> Step<'a> {
+    /// Payload: name (length-prefixed), upto ms and seq (varints), ready u8.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_bytes(out, self.name);
+        put_varint(out, self.upto.ms);
+        put_varint(out, self.upto.seq);
+        out.push(u8::from(self.ready));
+    }
+
+    /// Decodes a VIEW_STEP payload.
+    pub fn decode(payload: &'a [u8]) -> Result<Step<'a>, Error> {
+        let mut c = Cursor::new(payload);
+        let name = c.bytes()?;
+        let upto = StreamId::new(c.varint()?, c.varint()?);
+        let ready = c.u8()? != 0;
+        Ok(Step { name, upto, ready })
+    }
+}
+
+/// A VIEW_UNIT record: view name, unit, then the unit's state to the end.
+pub fn encode_unit(name: &[u8], unit: &[u8], state: &[u8], out: &mut Vec<u8>) {
+    put_bytes(out, name);
+    put_bytes(out, unit);
+    out.extend_from_slice(state);
+}
+
+/// A decoded VIEW_UNIT payload: view name, unit, encoded state.
+pub type UnitRecord<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// Decodes a VIEW_UNIT payload.
+pub fn decode_unit(payload: &[u8]) -> Result<UnitRecord<'_>, Error> {
+    let mut c = Cursor::new(payload);
+    let name = c.bytes()?;
+    let unit = c.bytes()?;
+    let state = payload
+        .get(c.offset()..)
+        .ok_or_else(|| Error::corrupt("view unit"))?;
+    Ok((name, unit, state))
 }
 
 /// What VIEW.INFO reports.
@@ -102,6 +172,7 @@ pub struct ViewSnap {
     spec: Vec<u8>,
     start: (u64, u64),
     position: (u64, u64),
+    state: ViewState,
     data: Vec<u8>,
 }
 
@@ -262,12 +333,17 @@ impl Views {
         self.dropped_rebuilds + self.map.values().map(|l| l.rebuilds).sum::<u64>()
     }
 
-    /// Evicts view keys (sampled, per the policy) while `other + views`
-    /// exceeds maxmemory; returns the used memory after.
-    pub fn evict(&mut self, other: u64) -> u64 {
+    /// Evicts view units (sampled, per the policy) while `other + views`
+    /// exceeds maxmemory. Each unit's exact state goes into a VIEW_UNIT
+    /// record first; a unit too large for one record stays held. Returns
+    /// the used memory after and the record bytes written.
+    ///
+    /// # Errors
+    /// A failed log write (the log is then poisoned; the unit stays held).
+    pub fn evict(&mut self, wal: &Wal, other: u64) -> Result<(u64, u64), Error> {
         let used = other + self.memory();
         if self.cfg.maxmemory == 0 || used <= self.cfg.maxmemory {
-            return used;
+            return Ok((used, 0));
         }
         let Views {
             map,
@@ -276,13 +352,102 @@ impl Views {
             now_ms,
             ..
         } = self;
+        let mut written = 0u64;
+        let mut failed: Option<Error> = None;
+        let mut kept: Vec<ViewKey> = Vec::new();
+        let mut buf = Vec::new();
         let out = evictor.evict(used, cfg, *now_ms, |vk| {
-            map.values_mut()
-                .find(|l| l.id == vk.view)
-                .map_or(0, |l| l.view.evict_unit(&vk.key))
+            let Some((name, live)) = map.iter_mut().find(|(_, l)| l.id == vk.view) else {
+                return 0;
+            };
+            if failed.is_some() {
+                kept.push(vk.clone());
+                return 0;
+            }
+            let Some((state, freed)) = live.view.take_unit(&vk.key) else {
+                return 0;
+            };
+            buf.clear();
+            encode_unit(name, &vk.key, &state, &mut buf);
+            let res = if buf.len() > MAX_RECORD_LEN {
+                Err(None)
+            } else {
+                wal.append_nowait(kind::VIEW_UNIT, &buf)
+                    .map_err(|e| Some(Error::from(e)))
+            };
+            match res {
+                Ok(pos) => {
+                    live.view.mark_evicted(&vk.key, pos.0);
+                    written += buf.len() as u64;
+                    freed
+                }
+                Err(e) => {
+                    // Put the state back exactly as it was taken.
+                    let _ = live.view.load_unit(&vk.key, &state);
+                    if e.is_some() {
+                        failed = e;
+                    }
+                    kept.push(vk.clone());
+                    0
+                }
+            }
         });
-        self.evicted_keys += out.evicted.len() as u64;
-        other + self.memory()
+        for vk in &kept {
+            if let Some(l) = map.values().find(|l| l.id == vk.view) {
+                evictor.upsert(vk, l.view.unit_bytes(&vk.key), cfg, *now_ms);
+            }
+        }
+        self.evicted_keys += (out.evicted.len() - kept.len().min(out.evicted.len())) as u64;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok((other + self.memory(), written))
+    }
+
+    /// Replay of a VIEW_UNIT record at `pos`: the unit's state is that
+    /// record from here on.
+    pub fn replay_unit(&mut self, name: &[u8], unit: &[u8], pos: u64) {
+        let Some(live) = self.map.get_mut(name) else {
+            return;
+        };
+        live.view.drop_unit(unit, pos);
+        self.evictor.remove(&ViewKey {
+            view: live.id,
+            key: unit.to_vec(),
+        });
+    }
+
+    /// Before a checkpoint: rewrites every eviction record older than
+    /// `below` at the end of the log, so that old segments can go. Returns
+    /// the bytes written.
+    ///
+    /// # Errors
+    /// Log reads and writes.
+    pub fn copy_forward(&mut self, wal: &Wal, below: u64) -> Result<u64, Error> {
+        let mut written = 0;
+        for live in self.map.values_mut() {
+            let old: Vec<(Vec<u8>, u64)> = live
+                .view
+                .evicted_units()
+                .filter(|(_, p)| *p < below)
+                .map(|(u, p)| (u.to_vec(), p))
+                .collect();
+            for (unit, pos) in old {
+                let rec = wal.read_at(Position(pos))?;
+                let new = wal.append_nowait(kind::VIEW_UNIT, rec.payload())?;
+                written += rec.payload().len() as u64;
+                live.view.mark_evicted(&unit, new.0);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Lowest log position an evicted unit's record sits at.
+    pub fn min_unit_position(&self) -> Option<u64> {
+        self.map
+            .values()
+            .flat_map(|l| l.view.evicted_units().map(|(_, p)| p))
+            .min()
     }
 
     /// The view owning `key` (holding it, or holding it evicted).
@@ -328,18 +493,13 @@ impl Views {
         self.map.values().any(|l| l.view.spec().source == source)
     }
 
-    /// Creates a view and builds it from `stream` (the source as it is now).
-    pub fn create(
-        &mut self,
-        wal: &Wal,
-        spec: ViewSpec,
-        start: StreamId,
-        stream: Option<&Stream>,
-    ) -> Result<(), Error> {
+    /// Registers a new view, building (VIEW.CREATE and its replay); the
+    /// engine then runs build steps.
+    pub fn create(&mut self, spec: ViewSpec, start: StreamId) {
         let name = spec.name.clone();
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let mut live = Live {
+        let live = Live {
             id,
             view: View::new(spec),
             start,
@@ -347,14 +507,12 @@ impl Views {
             state: ViewState::Building,
             rebuilds: 0,
         };
-        build(wal, &mut live, stream);
-        self.map.insert(name.clone(), live);
-        self.register_all(&name);
-        Ok(())
+        self.map.insert(name, live);
     }
 
-    /// VIEW.REBUILD: drops the view's data and replays its source.
-    pub fn rebuild(&mut self, wal: &Wal, name: &[u8], stream: Option<&Stream>) -> bool {
+    /// VIEW.REBUILD (and its replay): drops the view's data, evicted units
+    /// included, and starts building from its start again.
+    pub fn reset(&mut self, name: &[u8]) -> bool {
         let Some(live) = self.map.get_mut(name) else {
             return false;
         };
@@ -365,40 +523,99 @@ impl Views {
             });
         }
         live.view = View::new(live.view.spec().clone());
-        build(wal, live, stream);
-        self.register_all(name);
+        live.position = live.start;
+        live.state = ViewState::Building;
         true
     }
 
-    /// Applies newly appended (or replayed) entries of `source`.
+    /// The first view (by name) still building.
+    pub fn building(&self) -> Option<Vec<u8>> {
+        self.map
+            .iter()
+            .find(|(_, l)| l.state == ViewState::Building)
+            .map(|(n, _)| n.clone())
+    }
+
+    /// Applies a build step: `entries` are the source entries in
+    /// `(position, upto]`, ascending; with `ready` the build ends.
+    pub fn apply_step(
+        &mut self,
+        wal: &Wal,
+        name: &[u8],
+        entries: &[Entry],
+        upto: StreamId,
+        ready: bool,
+    ) {
+        let Views {
+            map,
+            evictor,
+            cfg,
+            now_ms,
+            ..
+        } = self;
+        let Some(l) = map.get_mut(name) else {
+            return;
+        };
+        if l.state != ViewState::Building {
+            return;
+        }
+        let mut fields = Vec::new();
+        for e in entries {
+            fields.clear();
+            fields.extend(e.fields());
+            if let Err(err) = apply_entry(wal, l, evictor, cfg, *now_ms, e.id(), &fields) {
+                l.state = ViewState::Error(err.to_string());
+                return;
+            }
+        }
+        l.position = l.position.max(upto);
+        if ready {
+            l.state = ViewState::Ready;
+        }
+    }
+
+    /// A build step could not read its source: the view stops with an error.
+    pub fn fail(&mut self, name: &[u8], err: &Error) {
+        if let Some(l) = self.map.get_mut(name) {
+            l.state = ViewState::Error(err.to_string());
+        }
+    }
+
+    /// Applies newly appended (or replayed) entries of `source` to its
+    /// ready views, loading evicted units they touch. A unit that cannot be
+    /// loaded puts its view in the error state.
     pub fn on_append<'f>(
         &mut self,
+        wal: &Wal,
         source: &[u8],
         entries: impl Iterator<Item = (StreamId, &'f [(&'f [u8], &'f [u8])])> + Clone,
     ) {
-        for l in self.map.values_mut() {
-            if l.view.spec().source != source {
+        let Views {
+            map,
+            evictor,
+            cfg,
+            now_ms,
+            ..
+        } = self;
+        for l in map.values_mut() {
+            if l.view.spec().source != source || l.state != ViewState::Ready {
                 continue;
             }
             for (id, fields) in entries.clone() {
-                if id > l.position {
-                    for key in l.view.apply(id.ms, fields) {
-                        let unit = l.view.unit_of(&key);
-                        let bytes = l.view.unit_bytes(unit);
-                        let k = ViewKey {
-                            view: l.id,
-                            key: unit.to_vec(),
-                        };
-                        self.evictor.upsert(&k, bytes, &self.cfg, self.now_ms);
-                    }
-                    l.position = id;
+                if id <= l.position {
+                    continue;
+                }
+                if let Err(err) = apply_entry(wal, l, evictor, cfg, *now_ms, id, fields) {
+                    l.state = ViewState::Error(err.to_string());
+                    break;
                 }
             }
         }
     }
 
     /// The source stream was deleted or replaced: entries of a new stream
-    /// under that name start again from the smallest ID.
+    /// under that name start again from the smallest ID. The view keeps
+    /// what it derived from the old one.
     pub fn source_gone(&mut self, source: &[u8]) {
         for l in self.map.values_mut() {
             if l.view.spec().source == source {
@@ -416,6 +633,7 @@ impl Views {
                 spec: l.view.spec().to_bytes(),
                 start: id_pair(l.start),
                 position: id_pair(l.position),
+                state: l.state.clone(),
                 data: l.view.snapshot(),
             })
             .collect()
@@ -436,7 +654,7 @@ impl Views {
                     view,
                     start: StreamId::new(s.start.0, s.start.1),
                     position: StreamId::new(s.position.0, s.position.1),
-                    state: ViewState::Ready,
+                    state: s.state,
                     rebuilds: 0,
                 },
             );
@@ -446,95 +664,69 @@ impl Views {
     }
 }
 
-/// Source entries after `after`, in chunks, each applied by `f`.
-fn for_each_entry(
+/// Applies one source entry to a view, loading its unit first if evicted.
+fn apply_entry(
     wal: &Wal,
-    stream: &Stream,
-    after: StreamId,
-    upto: StreamId,
-    mut f: impl FnMut(StreamId, &[(&[u8], &[u8])]),
+    l: &mut Live,
+    evictor: &mut Evictor,
+    cfg: &EvictionConfig,
+    now_ms: u64,
+    id: StreamId,
+    fields: &[(&[u8], &[u8])],
 ) -> Result<(), Error> {
-    let mut from = match after.next() {
-        Some(id) => id,
-        None => return Ok(()),
+    let changed = match l.view.apply(id.ms, fields) {
+        Ok(changed) => changed,
+        Err(Evicted { unit, pos }) => {
+            l.load(wal, &unit, pos)?;
+            let k = ViewKey {
+                view: l.id,
+                key: unit.clone(),
+            };
+            evictor.upsert(&k, l.view.unit_bytes(&unit), cfg, now_ms);
+            l.view
+                .apply(id.ms, fields)
+                .map_err(|_| Error::corrupt("view unit still evicted after a load"))?
+        }
     };
-    loop {
-        if from > upto {
-            return Ok(());
-        }
-        let range = IdRange {
-            start: from,
-            end: upto,
+    for key in changed {
+        let unit = l.view.unit_of(&key);
+        let k = ViewKey {
+            view: l.id,
+            key: unit.to_vec(),
         };
-        let entries = stream.range(wal, range, Some(CHUNK))?;
-        let Some(last) = entries.last().map(crate::stream::Entry::id) else {
-            return Ok(());
-        };
-        for e in &entries {
-            let fields: Vec<(&[u8], &[u8])> = e.fields().collect();
-            f(e.id(), &fields);
-        }
-        if entries.len() < CHUNK {
-            return Ok(());
-        }
-        match last.next() {
-            Some(n) => from = n,
-            None => return Ok(()),
-        }
+        evictor.upsert(&k, l.view.unit_bytes(unit), cfg, now_ms);
     }
-}
-
-/// Replays the source into a fresh view from its start.
-fn build(wal: &Wal, live: &mut Live, stream: Option<&Stream>) {
-    live.state = ViewState::Building;
-    live.position = live.start;
-    let Some(stream) = stream else {
-        live.state = ViewState::Ready;
-        return;
-    };
-    let mut position = live.position;
-    let view = &mut live.view;
-    let res = for_each_entry(wal, stream, live.start, StreamId::MAX, |id, fields| {
-        view.apply(id.ms, fields);
-        position = id;
-    });
-    live.position = position;
-    live.state = match res {
-        Ok(()) => ViewState::Ready,
-        Err(e) => ViewState::Error(e.to_string()),
-    };
+    l.position = id;
+    Ok(())
 }
 
 impl Live {
-    /// Rebuilds the evicted unit holding `key` from the log (entries from
-    /// the view's start to its position), counting a rebuild.
-    pub fn rebuild_key(
-        &mut self,
-        wal: &Wal,
-        stream: Option<&Stream>,
-        key: &[u8],
-    ) -> Result<(), Error> {
-        let unit = self.view.unit_of(key).to_vec();
-        if let Some(stream) = stream {
-            let view = &mut self.view;
-            for_each_entry(wal, stream, self.start, self.position, |id, fields| {
-                view.rebuild_event(&unit, id.ms, fields);
-            })?;
+    /// Loads an evicted unit back from its record at `pos`, counting a
+    /// rebuild. The caller registers it with the evictor.
+    ///
+    /// # Errors
+    /// The record cannot be read or does not hold this unit.
+    pub fn load(&mut self, wal: &Wal, unit: &[u8], pos: u64) -> Result<(), Error> {
+        let rec = wal.read_at(Position(pos))?;
+        let (_, u, state) = decode_unit(rec.payload())?;
+        if u != unit {
+            return Err(Error::corrupt("view unit record for another key"));
         }
-        self.view.finish_rebuild(&unit);
+        self.view
+            .load_unit(unit, state)
+            .map_err(|_| Error::corrupt("view unit"))?;
         self.rebuilds += 1;
         Ok(())
     }
 
     /// Source entries not applied yet.
     pub fn lag(&self, wal: &Wal, stream: Option<&Stream>) -> u64 {
-        let Some(s) = stream else { return 0 };
-        if s.last_id() <= self.position {
-            return 0;
+        match stream {
+            Some(s) if s.last_id() > self.position => {
+                s.count_after(wal, self.position).unwrap_or(0)
+            }
+            _ => 0,
         }
-        let mut n = 0;
-        let _ = for_each_entry(wal, s, self.position, StreamId::MAX, |_, _| n += 1);
-        n
     }
 
     /// VIEW.INFO.

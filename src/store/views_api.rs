@@ -1,10 +1,10 @@
 //! The `Store`'s view API: VIEW.CREATE/DROP/LIST/INFO/REBUILD and reads of
 //! view keys (which rebuild an evicted key from the log first).
 //!
-//! Every call takes the engine lock, so a view is always exactly as current
-//! as its source stream: an append and its view updates happen under one
-//! lock, and the XADD record that carries the event is the one the view is
-//! rebuilt from after a crash.
+//! Every call takes the engine lock, so a ready view is always exactly as
+//! current as its source stream: an append and its view updates happen
+//! under one lock. A view that is building catches up in steps on the
+//! builder thread ([`super::builder`]); [`Store::view_wait`] waits for it.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -17,8 +17,10 @@ use crate::view::spec::{Start, ViewSpec};
 use crate::views::ViewInfo;
 
 impl Store {
-    /// VIEW.CREATE: writes the definition to the log, then replays the
-    /// source stream (from FROM) into the new view before returning.
+    /// VIEW.CREATE: writes the definition to the log and applies the first
+    /// build step (up to [`crate::views::STEP_ENTRIES`] source entries)
+    /// before returning; a longer source is replayed by the builder thread
+    /// (VIEW.INFO shows `building`, [`Store::view_wait`] waits).
     ///
     /// # Errors
     /// [`Error::ViewExists`], WAL errors.
@@ -37,10 +39,39 @@ impl Store {
                 Start::End => last.unwrap_or(StreamId::MIN),
                 Start::Id { ms, seq } => StreamId::new(ms, seq).prev().unwrap_or(StreamId::MIN),
             };
+            eng.views.now_ms = self.clock.now_ms();
             let end = eng.view_create(&self.wal, spec, start)?;
+            if eng.views.building().is_some() {
+                self.builder.kick();
+            }
             (end, self.due(&eng))
         };
         self.finish(end, due)
+    }
+
+    /// Waits until the view is no longer building (or `timeout` passes);
+    /// returns its state then.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchView`].
+    pub fn view_wait(
+        &self,
+        name: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<crate::views::ViewState, Error> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let state = self
+                .lock()
+                .views
+                .get(name)
+                .map(|l| l.state.clone())
+                .ok_or_else(|| no_view(name))?;
+            if state != crate::views::ViewState::Building || std::time::Instant::now() >= deadline {
+                return Ok(state);
+            }
+            self.builder.wait(deadline);
+        }
     }
 
     /// VIEW.DROP: whether the view existed. Its keys go away.
@@ -72,23 +103,30 @@ impl Store {
         Ok(live.info(&self.wal, stream))
     }
 
-    /// VIEW.REBUILD: drops the view's data and replays its source. Needs no
-    /// record: the result is a function of the log.
+    /// VIEW.REBUILD: drops the view's data (evicted units included) and
+    /// replays the entries its source holds now, like VIEW.CREATE: the
+    /// first step before returning, the rest on the builder thread. A log
+    /// record, so replay after a crash rebuilds at the same point.
     ///
     /// # Errors
-    /// [`Error::NoSuchView`].
+    /// [`Error::NoSuchView`], WAL errors.
     pub fn view_rebuild(&self, name: &[u8]) -> Result<(), Error> {
-        let mut eng = self.lock();
-        eng.views.now_ms = self.clock.now_ms();
-        if eng.view_rebuild(&self.wal, name) {
-            Ok(())
-        } else {
-            Err(no_view(name))
-        }
+        let (end, due) = {
+            let mut eng = self.lock_writable()?;
+            eng.views.now_ms = self.clock.now_ms();
+            let end = eng
+                .view_rebuild(&self.wal, name)?
+                .ok_or_else(|| no_view(name))?;
+            if eng.views.building().is_some() {
+                self.builder.kick();
+            }
+            (end, self.due(&eng))
+        };
+        self.finish(end, due)
     }
 
     /// Runs `f` on the view holding `key` (`None` if no view holds it).
-    /// An evicted key is rebuilt from the log first.
+    /// An evicted key is loaded back from its log record first.
     ///
     /// # Errors
     /// [`Error::WrongType`] if `key` is a stream; log read errors of a rebuild.
@@ -106,11 +144,12 @@ impl Store {
         };
         eng.views.now_ms = self.clock.now_ms();
         let mut rebuilt = false;
-        if let Some((live, stream)) = eng.view_and_source(&name)
-            && live.view.is_evicted(key)
-        {
-            live.rebuild_key(&self.wal, stream, key)?;
-            rebuilt = true;
+        if let Some(live) = eng.views.get_mut(&name) {
+            let unit = live.view.unit_of(key).to_vec();
+            if let Some(pos) = live.view.evicted_at(&unit) {
+                live.load(&self.wal, &unit, pos)?;
+                rebuilt = true;
+            }
         }
         eng.views.touch(&name, key, rebuilt);
         Ok(f(eng.views.get(&name).map(|l| &l.view)))
@@ -144,12 +183,11 @@ impl Store {
     pub fn make_room(&self, denyoom: bool) -> Result<(), Error> {
         let mut eng = self.lock();
         let cfg = eng.views.cfg;
-        let other = eng.streams_memory();
         let used = if cfg.maxmemory == 0 {
-            other + eng.views.memory()
+            eng.streams_memory() + eng.views.memory()
         } else {
             eng.views.now_ms = self.clock.now_ms();
-            eng.views.evict(other)
+            eng.evict_views(&self.wal)?
         };
         drop(eng);
         self.peak.fetch_max(used, Relaxed);

@@ -162,6 +162,28 @@ impl Stream {
     pub fn is_empty(&self) -> bool {
         self.length == 0
     }
+
+    /// Live entries with an ID above `id` (a view's lag): whole blocks by
+    /// their counts, only the block holding `id` read from the log.
+    pub fn count_after(&self, wal: &Wal, id: StreamId) -> Result<u64, Error> {
+        let Some(start) = id.next() else {
+            return Ok(0);
+        };
+        let first = index::first_block_reaching(&self.blocks, start);
+        let mut n = 0;
+        for (i, b) in self.blocks.iter().enumerate().skip(first) {
+            if i == first && b.first_id < start {
+                let part = IdRange {
+                    start,
+                    end: b.last_id,
+                };
+                n += self.range(wal, part, None)?.len() as u64;
+            } else {
+                n += u64::from(b.live);
+            }
+        }
+        Ok(n)
+    }
     /// Last generated ID (what new IDs must exceed).
     pub fn last_id(&self) -> StreamId {
         self.last_id

@@ -106,6 +106,20 @@ impl Totals {
         b
     }
 
+    /// Takes a key's value out (eviction to the log).
+    pub fn take(&mut self, key: &[u8]) -> Option<Number> {
+        let v = self.values.get(key).copied()?;
+        self.remove(key);
+        Some(v)
+    }
+
+    /// Puts back a value taken by [`Totals::take`] (a load from the log).
+    pub fn put(&mut self, key: &[u8], v: Number) {
+        if self.values.insert(key.to_vec(), v).is_none() {
+            self.mem += memory::counter_key_bytes(key.len());
+        }
+    }
+
     /// Keys held.
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
         self.values.keys().map(Vec::as_slice)
@@ -245,6 +259,24 @@ impl Windows {
         b
     }
 
+    /// Takes every window of a base out (eviction to the log).
+    pub fn take_base(&mut self, base: &[u8]) -> Option<BTreeMap<u64, Number>> {
+        let series = self.bases.remove(base)?;
+        let b = series.len() * memory::counter_key_bytes(base.len() + 12);
+        self.mem = self.mem.saturating_sub(b);
+        Some(series)
+    }
+
+    /// Puts back the windows taken by [`Windows::take_base`].
+    pub fn put_base(&mut self, base: &[u8], series: BTreeMap<u64, Number>) {
+        self.remove_base(base);
+        if series.is_empty() {
+            return;
+        }
+        self.mem += series.len() * memory::counter_key_bytes(base.len() + 12);
+        self.bases.insert(base.to_vec(), series);
+    }
+
     /// Estimated bytes of all windows of a base.
     pub fn base_bytes(&self, base: &[u8]) -> usize {
         self.bases
@@ -372,6 +404,24 @@ impl Buckets {
             count: acc.count + b.count,
             sum: acc.sum.plus(b.sum),
         }))
+    }
+
+    /// Takes a series out (eviction to the log).
+    pub fn take(&mut self, key: &[u8]) -> Option<BTreeMap<u64, Bucket>> {
+        let s = self.series.remove(key)?;
+        let b = memory::counter_key_bytes(key.len()) + s.len() * memory::BUCKET_BYTES;
+        self.mem = self.mem.saturating_sub(b);
+        Some(s)
+    }
+
+    /// Puts back a series taken by [`Buckets::take`].
+    pub fn put(&mut self, key: &[u8], s: BTreeMap<u64, Bucket>) {
+        self.remove(key);
+        if s.is_empty() {
+            return;
+        }
+        self.mem += memory::counter_key_bytes(key.len()) + s.len() * memory::BUCKET_BYTES;
+        self.series.insert(key.to_vec(), s);
     }
 
     /// Drops a series (eviction); returns the bytes released.

@@ -1,7 +1,8 @@
 //! Views under a memory cap: the engine-independent half of the issue's
 //! "views 20x larger than maxmemory" scenario. Keys are evicted by the
-//! sampling evictor, reads of evicted keys rebuild them from the log, and
-//! every read equals an unevicted reference.
+//! sampling evictor into eviction records (here a vector), events and
+//! reads of evicted units load them back, and every read equals an
+//! unevicted reference.
 
 use crate::memory::{EvictionConfig, Evictor, Oom, Policy, ViewKey, check_denyoom};
 use crate::view::View;
@@ -29,7 +30,6 @@ fn dump(v: &View, key: &[u8]) -> Option<String> {
 fn run(definition: &str, policy: Policy, key_of: impl Fn(u64) -> Vec<u8>) -> (u64, u64) {
     let mut reference = View::new(spec(definition));
     let mut view = View::new(spec(definition));
-    let mut log: Log = Vec::new();
     let mut x = 12345u64;
     let mut rnd = move || {
         x ^= x << 13;
@@ -57,7 +57,7 @@ fn run(definition: &str, policy: Policy, key_of: impl Fn(u64) -> Vec<u8>) -> (u6
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
             .collect();
-        reference.apply(*t, &fr);
+        reference.apply(*t, &fr).unwrap();
     }
     let cap = (reference.mem_bytes() / 20) as u64;
     let mut reference = View::new(spec(definition));
@@ -67,16 +67,33 @@ fn run(definition: &str, policy: Policy, key_of: impl Fn(u64) -> Vec<u8>) -> (u6
         ..Default::default()
     };
     let mut evictor = Evictor::new(99);
+    let mut spilled: Vec<Vec<u8>> = Vec::new();
     let (mut evicted, mut rebuilds) = (0u64, 0u64);
+    let mut load = |view: &mut View, unit: &[u8], pos: u64, spilled: &[Vec<u8>]| {
+        view.load_unit(unit, &spilled[pos as usize]).unwrap();
+        rebuilds += 1;
+    };
     for (i, (t, f)) in events.iter().enumerate() {
         let now = *t;
-        log.push((*t, f.clone()));
         let fr: Vec<(&[u8], &[u8])> = f
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
             .collect();
-        reference.apply(*t, &fr);
-        for k in view.apply(*t, &fr) {
+        reference.apply(*t, &fr).unwrap();
+        let changed = match view.apply(*t, &fr) {
+            Ok(c) => c,
+            Err(e) => {
+                load(&mut view, &e.unit, e.pos, &spilled);
+                let bytes = view.unit_bytes(&e.unit);
+                let k = ViewKey {
+                    view: 0,
+                    key: e.unit.clone(),
+                };
+                evictor.upsert(&k, bytes, &cfg, now);
+                view.apply(*t, &fr).unwrap()
+            }
+        };
+        for k in changed {
             let unit = view.unit_of(&k).to_vec();
             let bytes = view.unit_bytes(&unit);
             evictor.upsert(&ViewKey { view: 0, key: unit }, bytes, &cfg, now);
@@ -84,21 +101,12 @@ fn run(definition: &str, policy: Policy, key_of: impl Fn(u64) -> Vec<u8>) -> (u6
         // A read every few events, of a random key.
         if i % 4 == 0 {
             let key = key_of(rnd());
-            if view.is_evicted(&key) {
-                let unit = view.unit_of(&key).to_vec();
-                for (t, f) in &log {
-                    let fr: Vec<(&[u8], &[u8])> = f
-                        .iter()
-                        .map(|(k, v)| (k.as_slice(), v.as_slice()))
-                        .collect();
-                    view.rebuild_event(&unit, *t, &fr);
-                }
-                view.finish_rebuild(&unit);
-                rebuilds += 1;
+            let unit = view.unit_of(&key).to_vec();
+            if let Some(pos) = view.evicted_at(&unit) {
+                load(&mut view, &unit, pos, &spilled);
                 let bytes = view.unit_bytes(&unit);
                 evictor.upsert(&ViewKey { view: 0, key: unit }, bytes, &cfg, now);
             } else {
-                let unit = view.unit_of(&key).to_vec();
                 evictor.touch(&ViewKey { view: 0, key: unit }, &cfg, now);
             }
             assert_eq!(
@@ -109,7 +117,14 @@ fn run(definition: &str, policy: Policy, key_of: impl Fn(u64) -> Vec<u8>) -> (u6
             );
         }
         let used = view.mem_bytes() as u64;
-        let out = evictor.evict(used, &cfg, now, |k| view.evict_unit(&k.key));
+        let out = evictor.evict(used, &cfg, now, |k| {
+            let Some((state, freed)) = view.take_unit(&k.key) else {
+                return 0;
+            };
+            view.mark_evicted(&k.key, spilled.len() as u64);
+            spilled.push(state);
+            freed
+        });
         evicted += out.evicted.len() as u64;
         assert!(
             view.mem_bytes() as u64 <= cap || out.still_over,
@@ -169,7 +184,7 @@ fn noeviction_refuses_growth() {
     let mut refused = 0;
     for i in 0..100u64 {
         let used = view.mem_bytes() as u64;
-        let out = evictor.evict(used, &cfg, i, |k| view.evict_unit(&k.key));
+        let out = evictor.evict(used, &cfg, i, |_| 0);
         assert!(out.evicted.is_empty());
         // XADD is denyoom: over the cap the event is refused and nothing changes.
         if check_denyoom(used, cfg.maxmemory, true) == Err(Oom) {
@@ -177,7 +192,7 @@ fn noeviction_refuses_growth() {
             continue;
         }
         let key = format!("{i}");
-        let changed = view.apply(i, &[(b"k", key.as_bytes())]);
+        let changed = view.apply(i, &[(b"k", key.as_bytes())]).unwrap();
         for k in changed {
             evictor.upsert(
                 &ViewKey {

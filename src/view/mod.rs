@@ -101,4 +101,4 @@ pub mod spec;
 pub mod zset;
 
 pub use error::CmdError;
-pub use runtime::{KeyType, Stats, View};
+pub use runtime::{BadUnit, Evicted, KeyType, Stats, View};

@@ -1,20 +1,22 @@
 //! A live view: its spec, its data, and the deterministic application of
-//! events, including eviction and per-key rebuild.
+//! events, including the eviction and loading of units.
 //!
-//! Owns: [`View::apply`] (one event → the keys it changed), the evicted
-//! units and their rebuild protocol, per-key sizes for the evictor, the
-//! read accessors the query commands use, and the state snapshot stored in
-//! checkpoints. Does not own: reading the log, WAL records, or deciding
-//! when to evict (the engine and [`crate::memory::Evictor`] do).
+//! Owns: [`View::apply`] (one event → the keys it changed), per-unit
+//! encoding for eviction ([`View::take_unit`], [`View::load_unit`]), per-key
+//! sizes for the evictor, the read accessors the query commands use, and
+//! the state snapshot stored in checkpoints. Does not own: the log (the
+//! engine writes an evicted unit's bytes as a record and remembers where),
+//! or deciding when to evict ([`crate::memory::Evictor`] does).
 //!
 //! Eviction unit: a key, except for fixed-window views, where all windows
-//! of one base key go together (retention depends on the newest window, so
-//! a base can only be rebuilt as a whole). Events that target an evicted
-//! unit are not applied (they are in the log and will be replayed when the
-//! unit is rebuilt); rebuilding replays the source stream from the view's
-//! start up to the view's current position through [`View::rebuild_event`].
+//! of one base key go together (retention depends on the newest window).
+//! An evicted unit's exact state lives in one log record; the view keeps
+//! only the record's position. An event for an evicted unit is refused
+//! with [`Evicted`] until the caller loads the unit back, so no event is
+//! ever skipped and a reload never depends on source entries that XDEL or
+//! trimming may since have removed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +63,38 @@ impl KeyType {
 /// A sorted set in a snapshot: key and `(member, score)` pairs.
 type SetSnap<'a> = (&'a [u8], Vec<(&'a [u8], f64)>);
 
+/// One evicted unit's state, as its log record holds it. [`UnitRef`] is the
+/// borrowed twin used for encoding (same serialized form).
+#[derive(Debug, Deserialize)]
+enum UnitData {
+    Set(Vec<(Vec<u8>, f64)>),
+    Total(Number),
+    Windows(BTreeMap<u64, Number>),
+    Series(BTreeMap<u64, Bucket>),
+}
+
+#[derive(Serialize)]
+enum UnitRef<'a> {
+    Set(Vec<(&'a [u8], f64)>),
+    Total(Number),
+    Windows(&'a BTreeMap<u64, Number>),
+    Series(&'a BTreeMap<u64, Bucket>),
+}
+
+/// An event targets a unit that is evicted: load it from the record at
+/// `pos` ([`View::load_unit`]), then apply the event again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evicted {
+    /// The unit.
+    pub unit: Vec<u8>,
+    /// Log position of the record holding its state.
+    pub pos: u64,
+}
+
+/// A unit's bytes could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadUnit;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Data {
     ZSets(#[serde(skip)] HashMap<Vec<u8>, ZSet>),
@@ -74,7 +108,8 @@ enum Data {
 pub struct View {
     spec: ViewSpec,
     data: Data,
-    evicted: HashSet<Vec<u8>>,
+    /// Evicted units and the log position of the record holding each one.
+    evicted: HashMap<Vec<u8>, u64>,
     stats: Stats,
 }
 
@@ -109,7 +144,7 @@ impl View {
         View {
             spec,
             data,
-            evicted: HashSet::new(),
+            evicted: HashMap::new(),
             stats: Stats::default(),
         }
     }
@@ -158,30 +193,36 @@ impl View {
     /// Applies one event (`id_ms` = the entry ID's milliseconds); returns
     /// the keys whose value changed. Deterministic: the same events in the
     /// same order always give the same state.
-    pub fn apply(&mut self, id_ms: u64, fields: &[(&[u8], &[u8])]) -> Vec<Vec<u8>> {
+    ///
+    /// # Errors
+    /// [`Evicted`] if the event's unit is evicted: nothing changed; load the
+    /// unit and apply again.
+    pub fn apply(
+        &mut self,
+        id_ms: u64,
+        fields: &[(&[u8], &[u8])],
+    ) -> Result<Vec<Vec<u8>>, Evicted> {
         match self.target(fields) {
             Target::Filtered => {
                 self.stats.filtered += 1;
-                Vec::new()
+                Ok(Vec::new())
             }
             Target::Skipped => {
                 self.stats.skipped += 1;
-                Vec::new()
+                Ok(Vec::new())
             }
             Target::Unit(unit) => {
-                if self.evicted.contains(&unit) {
-                    // Deferred: the rebuild of this unit replays the event.
-                    self.stats.applied += 1;
-                    return Vec::new();
+                if let Some(&pos) = self.evicted.get(&unit) {
+                    return Err(Evicted { unit, pos });
                 }
                 match self.mutate(&unit, id_ms, fields) {
                     Ok(changed) => {
                         self.stats.applied += 1;
-                        changed.into_iter().collect()
+                        Ok(changed.into_iter().collect())
                     }
                     Err(()) => {
                         self.stats.skipped += 1;
-                        Vec::new()
+                        Ok(Vec::new())
                     }
                 }
             }
@@ -256,7 +297,17 @@ impl View {
 
     /// True if the key's unit was evicted and must be rebuilt before a read.
     pub fn is_evicted(&self, key: &[u8]) -> bool {
-        self.evicted.contains(self.unit_of(key))
+        self.evicted.contains_key(self.unit_of(key))
+    }
+
+    /// Where the record of an evicted unit is.
+    pub fn evicted_at(&self, unit: &[u8]) -> Option<u64> {
+        self.evicted.get(unit).copied()
+    }
+
+    /// Every evicted unit with its record's position.
+    pub fn evicted_units(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.evicted.iter().map(|(k, p)| (k.as_slice(), *p))
     }
 
     /// Eviction units currently held (what the engine registers with the
@@ -268,62 +319,62 @@ impl View {
         }
     }
 
-    /// Evicts a unit: drops its data and remembers it; returns the bytes
-    /// released (0 if there was nothing).
-    pub fn evict_unit(&mut self, unit: &[u8]) -> usize {
-        let unit = unit.to_vec();
-        let freed = self.unit_bytes(&unit);
-        match &mut self.data {
+    /// Takes a held unit out for eviction: returns its encoded state (what
+    /// the log record will hold) and the bytes released. Follow with
+    /// [`View::mark_evicted`] once the record is written, or
+    /// [`View::load_unit`] to put it back.
+    pub fn take_unit(&mut self, unit: &[u8]) -> Option<(Vec<u8>, usize)> {
+        let freed = self.unit_bytes(unit);
+        let bytes = match &mut self.data {
             Data::ZSets(sets) => {
-                sets.remove(&unit);
+                let z = sets.remove(unit)?;
+                encode_unit(&UnitRef::Set(z.iter().collect()))
             }
-            Data::Totals(t) => {
-                t.remove(&unit);
-            }
-            Data::Windows(w) => {
-                w.remove_base(&unit);
-            }
-            Data::Buckets(b) => {
-                b.remove(&unit);
-            }
-        }
-        self.evicted.insert(unit);
-        freed
+            Data::Totals(t) => encode_unit(&UnitRef::Total(t.take(unit)?)),
+            Data::Windows(w) => encode_unit(&UnitRef::Windows(&w.take_base(unit)?)),
+            Data::Buckets(b) => encode_unit(&UnitRef::Series(&b.take(unit)?)),
+        };
+        Some((bytes, freed))
     }
 
-    /// During a rebuild of `unit`: applies the event if it targets that
-    /// unit. Feed every event from the view's start to its current position,
-    /// in log order, then call [`View::finish_rebuild`].
-    pub fn rebuild_event(&mut self, unit: &[u8], id_ms: u64, fields: &[(&[u8], &[u8])]) {
-        if let Target::Unit(u) = self.target(fields)
-            && u == unit
-        {
-            // An unusable event was skipped (and counted) when first applied.
-            let _ = self.mutate(unit, id_ms, fields);
-        }
+    /// Records that `unit`'s state is in the log record at `pos`.
+    pub fn mark_evicted(&mut self, unit: &[u8], pos: u64) {
+        self.evicted.insert(unit.to_vec(), pos);
     }
 
-    /// Ends a rebuild: the unit is live again.
-    pub fn finish_rebuild(&mut self, unit: &[u8]) {
+    /// Replay of an eviction record: drops the unit's data (the record at
+    /// `pos` holds exactly this state) and marks it evicted.
+    pub fn drop_unit(&mut self, unit: &[u8], pos: u64) {
+        let _ = self.take_unit(unit);
+        self.mark_evicted(unit, pos);
+    }
+
+    /// Loads a unit from the bytes of its eviction record (or puts back
+    /// what [`View::take_unit`] returned); it is held again.
+    ///
+    /// # Errors
+    /// [`BadUnit`] if the bytes do not decode (nothing changes).
+    pub fn load_unit(&mut self, unit: &[u8], bytes: &[u8]) -> Result<(), BadUnit> {
+        let d: UnitData = postcard::from_bytes(bytes).map_err(|_| BadUnit)?;
+        match (&mut self.data, d) {
+            (Data::ZSets(sets), UnitData::Set(members)) => {
+                let mut z = ZSet::new();
+                for (m, s) in members {
+                    z.insert(&m, s);
+                }
+                if z.is_empty() {
+                    sets.remove(unit);
+                } else {
+                    sets.insert(unit.to_vec(), z);
+                }
+            }
+            (Data::Totals(t), UnitData::Total(n)) => t.put(unit, n),
+            (Data::Windows(w), UnitData::Windows(series)) => w.put_base(unit, series),
+            (Data::Buckets(b), UnitData::Series(series)) => b.put(unit, series),
+            _ => return Err(BadUnit),
+        }
         self.evicted.remove(unit);
-    }
-
-    /// Rebuilds a unit from owned events (convenience over
-    /// [`View::rebuild_event`] + [`View::finish_rebuild`]).
-    pub fn rebuild_unit<I, F>(&mut self, unit: &[u8], events: I)
-    where
-        I: IntoIterator<Item = (u64, F)>,
-        F: AsRef<[(Vec<u8>, Vec<u8>)]>,
-    {
-        for (id, f) in events {
-            let fields: Vec<(&[u8], &[u8])> = f
-                .as_ref()
-                .iter()
-                .map(|(k, v)| (k.as_slice(), v.as_slice()))
-                .collect();
-            self.rebuild_event(unit, id, &fields);
-        }
-        self.finish_rebuild(unit);
+        Ok(())
     }
 
     /// The sorted set (or geo index) at `key`.
@@ -367,7 +418,7 @@ impl View {
     pub fn evicted_keys(&self) -> Vec<Vec<u8>> {
         match &self.data {
             Data::Windows(_) => Vec::new(),
-            _ => self.evicted.iter().cloned().collect(),
+            _ => self.evicted.keys().cloned().collect(),
         }
     }
 
@@ -415,7 +466,7 @@ impl View {
                 .collect(),
             _ => Vec::new(),
         };
-        let evicted: Vec<&[u8]> = self.evicted.iter().map(Vec::as_slice).collect();
+        let evicted: Vec<(&[u8], u64)> = self.evicted_units().collect();
         // Serialising plain in-memory data into a Vec cannot fail.
         postcard::to_stdvec(&(self.stats, evicted, &self.data, sets)).unwrap_or_default()
     }
@@ -424,7 +475,7 @@ impl View {
     pub fn restore(spec: ViewSpec, bytes: &[u8]) -> Result<View, crate::view::spec::DecodeError> {
         type Snap = (
             Stats,
-            Vec<Vec<u8>>,
+            Vec<(Vec<u8>, u64)>,
             Data,
             Vec<(Vec<u8>, Vec<(Vec<u8>, f64)>)>,
         );
@@ -450,4 +501,9 @@ impl View {
             stats,
         })
     }
+}
+
+/// Encodes a unit's state; plain in-memory data always serializes.
+fn encode_unit(u: &UnitRef<'_>) -> Vec<u8> {
+    postcard::to_stdvec(u).unwrap_or_default()
 }

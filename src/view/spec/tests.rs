@@ -233,12 +233,12 @@ fn leaderboard_example() {
     };
     assert_eq!(
         v.apply(1, &ev("eu", "ann", "10", "paid")),
-        vec![b"lb:eu".to_vec()]
+        Ok(vec![b"lb:eu".to_vec()])
     );
-    v.apply(2, &ev("eu", "bob", "7.5", "paid"));
-    v.apply(3, &ev("eu", "ann", "5", "paid"));
-    v.apply(4, &ev("eu", "bob", "100", "refunded"));
-    v.apply(5, &ev("eu", "bob", "x", "paid"));
+    v.apply(2, &ev("eu", "bob", "7.5", "paid")).unwrap();
+    v.apply(3, &ev("eu", "ann", "5", "paid")).unwrap();
+    v.apply(4, &ev("eu", "bob", "100", "refunded")).unwrap();
+    v.apply(5, &ev("eu", "bob", "x", "paid")).unwrap();
     let z = v.zset(b"lb:eu").unwrap();
     let top: Vec<_> = z
         .range_by_rank(0, 9, true)
@@ -413,13 +413,22 @@ fn model(which: usize, events: &[(u64, Ev)]) -> BTreeMap<Vec<u8>, String> {
 }
 
 fn run(v: &mut View, events: &[(u64, Ev)]) {
+    run_loading(v, events, &[]);
+}
+
+/// Applies events; an event for an evicted unit loads it from `spilled`
+/// (the eviction records, by position) first, as the engine does.
+fn run_loading(v: &mut View, events: &[(u64, Ev)], spilled: &[Vec<u8>]) {
     for (t, e) in events {
         let f = fields(e);
         let fr: Vec<(&[u8], &[u8])> = f
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
             .collect();
-        v.apply(*t, &fr);
+        if let Err(ev) = v.apply(*t, &fr) {
+            v.load_unit(&ev.unit, &spilled[ev.pos as usize]).unwrap();
+            assert!(v.apply(*t, &fr).is_ok());
+        }
     }
 }
 
@@ -449,28 +458,32 @@ proptest! {
         prop_assert_eq!(dump(&a), dump(&b));
         run(&mut b, &events[cut..]);
         prop_assert_eq!(dump(&b), dump(&full));
-        // Evict some keys at the cut, keep applying, then rebuild from the log.
+        // Evict some units at the cut (their state into "records"), keep
+        // applying (events for an evicted unit load it first), then load
+        // whatever is still evicted.
         let mut c = View::new(spec);
         run(&mut c, &events[..cut]);
         let keys = c.keys();
         let mut evicted = Vec::new();
+        let mut spilled: Vec<Vec<u8>> = Vec::new();
         for i in &victims {
             if let Some(k) = keys.get(i % keys.len().max(1)) {
+                let unit = c.unit_of(k).to_vec();
+                if c.is_evicted(k) {
+                    continue;
+                }
                 let before = c.mem_bytes();
-                let freed = c.evict_unit(c.unit_of(k).to_vec().as_slice());
+                let (state, freed) = c.take_unit(&unit).unwrap();
                 prop_assert_eq!(before - c.mem_bytes(), freed);
+                c.mark_evicted(&unit, spilled.len() as u64);
+                spilled.push(state);
                 evicted.push(k.clone());
             }
         }
-        run(&mut c, &events[cut..]);
-        // One rebuild per eviction unit (a key, or a window key's base).
-        let mut units: Vec<Vec<u8>> = evicted.iter().map(|k| c.unit_of(k).to_vec()).collect();
-        units.sort();
-        units.dedup();
-        for k in &units {
-            prop_assert!(evicted.iter().any(|e| c.unit_of(e) == k.as_slice() && c.is_evicted(e)));
-            let log: Vec<(u64, Fields)> = events.iter().map(|(t, e)| (*t, fields(e))).collect();
-            c.rebuild_unit(k, log);
+        run_loading(&mut c, &events[cut..], &spilled);
+        let still: Vec<(Vec<u8>, u64)> = c.evicted_units().map(|(u, p)| (u.to_vec(), p)).collect();
+        for (unit, pos) in still {
+            c.load_unit(&unit, &spilled[pos as usize]).unwrap();
         }
         for e in &evicted {
             prop_assert!(!c.is_evicted(e));
@@ -501,9 +514,9 @@ fn geo_view_indexes_positions() {
             (b"lat", lat.as_bytes()),
         ]
     };
-    v.apply(1, &e("Palermo", "13.361389", "38.115556"));
-    v.apply(2, &e("Catania", "15.087269", "37.502669"));
-    v.apply(3, &e("Pole", "0", "89"));
+    v.apply(1, &e("Palermo", "13.361389", "38.115556")).unwrap();
+    v.apply(2, &e("Catania", "15.087269", "37.502669")).unwrap();
+    v.apply(3, &e("Pole", "0", "89")).unwrap();
     assert_eq!(v.stats().skipped, 1, "latitude beyond 85.05 is skipped");
     let z = v.zset(b"drivers").unwrap();
     assert_eq!(
@@ -515,11 +528,11 @@ fn geo_view_indexes_positions() {
     // Moving a member replaces its position.
     assert_eq!(
         v.apply(4, &e("Palermo", "15.087269", "37.502669")),
-        vec![b"drivers".to_vec()]
+        Ok(vec![b"drivers".to_vec()])
     );
     assert_eq!(
         v.apply(5, &e("Palermo", "15.087269", "37.502669")),
-        Vec::<Vec<u8>>::new()
+        Ok(Vec::<Vec<u8>>::new())
     );
     let hm: HashMap<_, _> = v
         .zset(b"drivers")
