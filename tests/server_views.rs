@@ -719,3 +719,98 @@ fn geo_replies_match_redis_server() {
     let _ = redis.kill();
     let _ = redis.wait();
 }
+
+/// VIEW.INFO as field -> value text.
+fn view_info(c: &mut redis::Connection, name: &str) -> BTreeMap<String, String> {
+    let Value::Array(items) = q(c, &["VIEW.INFO", name]) else {
+        panic!("VIEW.INFO {name} is not an array");
+    };
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(n) => n.to_string(),
+        other => format!("{other:?}"),
+    };
+    items
+        .chunks(2)
+        .map(|kv| (text(&kv[0]), text(&kv[1])))
+        .collect()
+}
+
+/// A view over a long stream: VIEW.CREATE answers after the first step, the
+/// build goes on while clients append and read, VIEW.INFO shows it, and a
+/// kill -9 in the middle of the build loses nothing.
+#[test]
+fn a_long_build_runs_in_the_background_and_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["--appendfsync", "always"];
+    let mut model: BTreeMap<String, i64> = BTreeMap::new();
+    let add =
+        |c: &mut redis::Connection, from: usize, n: usize, model: &mut BTreeMap<String, i64>| {
+            let mut pipe = redis::pipe();
+            for i in from..from + n {
+                let (u, amount) = (format!("u{}", i % 300), (i % 7 + 1) as i64);
+                *model.entry(u.clone()).or_default() += amount;
+                pipe.cmd("XADD")
+                    .arg("ev")
+                    .arg("*")
+                    .arg("u")
+                    .arg(u)
+                    .arg("n")
+                    .arg(amount)
+                    .ignore();
+                if pipe.cmd_iter().count() >= 1000 {
+                    pipe.query::<()>(c).expect("pipeline");
+                    pipe = redis::pipe();
+                }
+            }
+            if pipe.cmd_iter().count() > 0 {
+                pipe.query::<()>(c).expect("pipeline");
+            }
+        };
+    let eddy = start(dir.path(), &args);
+    let mut c = conn(eddy.port);
+    add(&mut c, 0, 100_000, &mut model);
+    // VIEW.INFO right behind VIEW.CREATE: the builder has done a few steps
+    // of about a hundred at most.
+    let (created, info): (String, Value) = redis::pipe()
+        .cmd("VIEW.CREATE")
+        .arg(
+            "lb ON ev ZINCRBY lb MEMBER {u} SCORE {n}"
+                .split(' ')
+                .collect::<Vec<_>>(),
+        )
+        .cmd("VIEW.INFO")
+        .arg("lb")
+        .query(&mut c)
+        .expect("create + info");
+    assert_eq!(created, "OK");
+    assert!(format!("{info:?}").contains("building"), "{info:?}");
+    let info = view_info(&mut c, "lb");
+    let lag: u64 = info["lag"].parse().expect("lag");
+    assert!(lag > 0 && lag < 100_000, "{info:?}");
+    // Appends and reads while it builds.
+    add(&mut c, 100_000, 2_000, &mut model);
+    assert_eq!(s(&mut c, &["XLEN", "ev"]), "102000");
+    drop(eddy); // SIGKILL, by PID, most likely mid-build
+
+    let eddy = start(dir.path(), &args);
+    let mut c = conn(eddy.port);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let info = view_info(&mut c, "lb");
+        if info["state"] == "ready" {
+            assert_eq!(info["lag"], "0");
+            assert_eq!(info["events_applied"], "102000");
+            break;
+        }
+        assert_eq!(info["state"], "building", "{info:?}");
+        assert!(Instant::now() < deadline, "still building: {info:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = read_zset(&mut c, "lb");
+    assert_eq!(got.len(), model.len());
+    for (u, want) in &model {
+        assert_eq!(got.get(u), Some(want), "{u}");
+    }
+}

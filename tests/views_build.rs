@@ -102,7 +102,9 @@ fn a_long_build_is_visible_takes_appends_and_survives_a_crash() -> Result<(), Er
 
     // A crash in the middle of a build: the logged steps replay, the
     // builder goes on from where the log ends.
-    s.view_create(spec("VIEW.CREATE lb2 ON ev ZINCRBY lb2 MEMBER {u} SCORE {n}"))?;
+    s.view_create(spec(
+        "VIEW.CREATE lb2 ON ev ZINCRBY lb2 MEMBER {u} SCORE {n}",
+    ))?;
     all.extend(append(&s, 100, &mut ms, 500)?);
     drop(s);
     let s = open(dir.path(), &c);

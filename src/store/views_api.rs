@@ -1,5 +1,5 @@
 //! The `Store`'s view API: VIEW.CREATE/DROP/LIST/INFO/REBUILD and reads of
-//! view keys (which rebuild an evicted key from the log first).
+//! view keys (which load an evicted key back from the log first).
 //!
 //! Every call takes the engine lock, so a ready view is always exactly as
 //! current as its source stream: an append and its view updates happen
@@ -129,7 +129,7 @@ impl Store {
     /// An evicted key is loaded back from its log record first.
     ///
     /// # Errors
-    /// [`Error::WrongType`] if `key` is a stream; log read errors of a rebuild.
+    /// [`Error::WrongType`] if `key` is a stream; log read errors of a load.
     pub fn read_view_key<T>(
         &self,
         key: &[u8],

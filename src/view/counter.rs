@@ -249,7 +249,7 @@ impl Windows {
     }
 
     /// Drops every window of a base (the eviction unit of window views, so
-    /// that a rebuild reproduces retention exactly); returns bytes released.
+    /// that a load reproduces retention exactly); returns bytes released.
     pub fn remove_base(&mut self, base: &[u8]) -> usize {
         let Some(series) = self.bases.remove(base) else {
             return 0;

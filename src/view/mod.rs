@@ -77,13 +77,13 @@
 //! VIEW.INFO name                 -> map: definition (ViewSpec::to_command), state
 //!                                   (building|ready|error), events_applied, filtered,
 //!                                   skipped (View::stats), position, lag, keys, memory
-//! VIEW.REBUILD name              -> drops the data and replays the source from FROM
+//! VIEW.REBUILD name              -> drops the data and builds again from the source
 //! VIEW.RANGE key from|- to|+     -> [[bucket start ms, count, sum], ...] (BUCKETS views)
 //! ```
 //!
-//! Reads of an evicted key (see [`View::is_evicted`]) rebuild its eviction
-//! unit first: [`View::rebuild_event`] for each log entry from the view's
-//! start to its position, then [`View::finish_rebuild`].
+//! An evicted unit's state is taken out with [`View::take_unit`] (the
+//! engine writes it to the log) and put back with [`View::load_unit`];
+//! [`View::apply`] refuses an event for an evicted unit with [`Evicted`].
 //!
 //! # Errors
 //!

@@ -29,7 +29,7 @@ use crate::view::zset::{AddOutcome, ZSet};
 /// Counters of a view's progress (VIEW.INFO).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
-    /// Events that passed the filter and were applied (or deferred to a rebuild).
+    /// Events that passed the filter and were applied.
     pub applied: u64,
     /// Events rejected by the filter.
     pub filtered: u64,
@@ -412,7 +412,7 @@ impl View {
         }
     }
 
-    /// Evicted keys that still exist for clients (a read rebuilds them).
+    /// Evicted keys that still exist for clients (a read loads them back).
     /// Window counters are left out: an evicted base's window keys are only
     /// known again once it is rebuilt.
     pub fn evicted_keys(&self) -> Vec<Vec<u8>> {
