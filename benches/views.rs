@@ -321,6 +321,11 @@ fn store_build(c: &mut Criterion) {
                     let spec = parse_view_create(&argv).expect("valid spec");
                     let t = std::time::Instant::now();
                     store.view_create(spec).expect("create");
+                    // The build runs in steps on the builder thread.
+                    let state = store
+                        .view_wait(b"v", Duration::from_secs(600))
+                        .expect("wait");
+                    assert_eq!(state.name(), "ready");
                     total += t.elapsed();
                     store.view_drop(b"v").expect("drop");
                 }
