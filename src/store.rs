@@ -630,9 +630,12 @@ impl Store {
     fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointInfo, Error> {
         let (bytes, position, min_live) = {
             let mut eng = self.lock();
-            // Eviction records older than every stream's first entry would
-            // keep their segments alive: copy them to the end first.
-            let below = eng.streams_min_position().unwrap_or(u64::MAX);
+            // Eviction records in segments that could otherwise go (older
+            // than every stream's first entry, and not in the segment being
+            // written) would keep them alive: copy them to the end first.
+            // A record is copied about once per segment of log written.
+            let active = self.wal.segments().last().map_or(0, |s| s.base.0);
+            let below = eng.streams_min_position().map_or(active, |p| p.min(active));
             let copied = eng.views.copy_forward(&self.wal, below)?;
             eng.since_checkpoint.1 += copied;
             let position = self.wal.end().0;
