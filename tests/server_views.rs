@@ -369,7 +369,7 @@ fn views_twenty_times_larger_than_maxmemory_stay_correct_under_allkeys_lru() {
             let used = info_field(&mut c, "memory", "used_memory");
             assert!(used <= cap + slack, "used {used} cap {cap}");
         }
-        // Events for evicted keys are applied when the key is rebuilt.
+        // Events for evicted keys load the key back first.
         workload(&mut c, 9000 + round * 3000, 3000, keys, &mut model);
     }
     assert!(info_field(&mut c, "stats", "view_rebuilds") > 0);
@@ -381,6 +381,27 @@ fn views_twenty_times_larger_than_maxmemory_stay_correct_under_allkeys_lru() {
         "15000",
         "streams are never evicted"
     );
+    // Evicted keys keep what they derived from entries since trimmed away,
+    // in this process and after a restart.
+    assert_eq!(s(&mut c, &["XTRIM", "ev", "MAXLEN", "10"]), "14990");
+    for (key, want) in &model {
+        assert_eq!(&read_zset(&mut c, key), want, "after XTRIM {key}");
+    }
+    drop(c);
+    drop(eddy);
+    let eddy = start(
+        dir.path(),
+        &[
+            "--maxmemory",
+            &cap.to_string(),
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ],
+    );
+    let mut c = conn(eddy.port);
+    for (key, want) in &model {
+        assert_eq!(&read_zset(&mut c, key), want, "after restart {key}");
+    }
 }
 
 #[test]
