@@ -328,7 +328,16 @@ impl Views {
         self.evictor.bytes() as u64
     }
 
-    /// Rebuilds of evicted keys since start-up.
+    /// Estimated bytes of the evicted units' index (not evictable, not part
+    /// of [`Views::memory`]).
+    pub fn evicted_index_bytes(&self) -> u64 {
+        self.map
+            .values()
+            .map(|l| l.view.evicted_index_bytes() as u64)
+            .sum()
+    }
+
+    /// Loads of evicted units since start-up.
     pub fn rebuilds(&self) -> u64 {
         self.dropped_rebuilds + self.map.values().map(|l| l.rebuilds).sum::<u64>()
     }

@@ -145,6 +145,11 @@ fn write_section(shared: &Shared, section: &str, out: &mut String) {
             kv(out, "used_memory_peak_human", &human(m.peak));
             kv(out, "used_memory_streams", &m.streams);
             kv(out, "used_memory_views", &m.views);
+            kv(
+                out,
+                "used_memory_views_evicted_index",
+                &m.views_evicted_index,
+            );
             kv(out, "used_memory_rss", &rss);
             kv(out, "used_memory_rss_human", &human(rss));
             kv(out, "maxmemory", &max);

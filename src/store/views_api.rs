@@ -204,6 +204,7 @@ impl Store {
         MemoryReport {
             streams,
             views,
+            views_evicted_index: eng.views.evicted_index_bytes(),
             used,
             peak,
             evicted_keys: eng.views.evicted_keys,
@@ -219,6 +220,9 @@ pub struct MemoryReport {
     pub streams: u64,
     /// View keys held (evicted ones excluded).
     pub views: u64,
+    /// The index of evicted view keys (a name and a log position each):
+    /// reported apart, since eviction cannot reduce it.
+    pub views_evicted_index: u64,
     /// Their sum: `used_memory`.
     pub used: u64,
     /// Highest `used` seen.

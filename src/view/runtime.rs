@@ -305,6 +305,15 @@ impl View {
         self.evicted.get(unit).copied()
     }
 
+    /// Estimated bytes of the index of evicted units (a name and a
+    /// position each): memory that eviction cannot give back.
+    pub fn evicted_index_bytes(&self) -> usize {
+        self.evicted
+            .keys()
+            .map(|k| memory::hash_entry_bytes(32) + memory::alloc_bytes(k.len()))
+            .sum()
+    }
+
     /// Every evicted unit with its record's position.
     pub fn evicted_units(&self) -> impl Iterator<Item = (&[u8], u64)> {
         self.evicted.iter().map(|(k, p)| (k.as_slice(), *p))
