@@ -269,6 +269,28 @@ fn view_reads_have_redis_reply_shapes_in_resp2_and_resp3() {
     assert_eq!(s(&mut c, &["TYPE", "lb:eu"]), "none");
 }
 
+/// XADDs to `ev` (`*` IDs), one per field list, sent in pipelines of 500.
+fn xadd_pipelined(
+    c: &mut redis::Connection,
+    events: impl IntoIterator<Item = Vec<(&'static str, String)>>,
+) {
+    let mut pipe = redis::pipe();
+    for fields in events {
+        let cmd = pipe.cmd("XADD").arg("ev").arg("*");
+        for (f, v) in fields {
+            cmd.arg(f).arg(v);
+        }
+        cmd.ignore();
+        if pipe.cmd_iter().count() >= 500 {
+            pipe.query::<()>(c).expect("pipeline");
+            pipe = redis::pipe();
+        }
+    }
+    if pipe.cmd_iter().count() > 0 {
+        pipe.query::<()>(c).expect("pipeline");
+    }
+}
+
 /// `n` members of `keys` keys; event `i` adds `i % 7 + 1` to one member.
 fn workload(
     c: &mut redis::Connection,
@@ -277,8 +299,7 @@ fn workload(
     keys: usize,
     model: &mut BTreeMap<String, BTreeMap<String, i64>>,
 ) {
-    let mut pipe = redis::pipe();
-    for i in from..from + n {
+    let events = (from..from + n).map(|i| {
         let (k, m, add) = (
             format!("k{}", i % keys),
             format!("m{}", (i / keys) % 60),
@@ -289,24 +310,9 @@ fn workload(
             .or_default()
             .entry(m.clone())
             .or_default() += add;
-        pipe.cmd("XADD")
-            .arg("ev")
-            .arg("*")
-            .arg("k")
-            .arg(k)
-            .arg("m")
-            .arg(m)
-            .arg("n")
-            .arg(add)
-            .ignore();
-        if pipe.cmd_iter().count() >= 500 {
-            pipe.query::<()>(c).expect("pipeline");
-            pipe = redis::pipe();
-        }
-    }
-    if pipe.cmd_iter().count() > 0 {
-        pipe.query::<()>(c).expect("pipeline");
-    }
+        vec![("k", k), ("m", m), ("n", add.to_string())]
+    });
+    xadd_pipelined(c, events);
 }
 
 fn read_zset(c: &mut redis::Connection, key: &str) -> BTreeMap<String, i64> {
@@ -768,26 +774,12 @@ fn a_long_build_runs_in_the_background_and_survives_kill_9() {
     let mut model: BTreeMap<String, i64> = BTreeMap::new();
     let add =
         |c: &mut redis::Connection, from: usize, n: usize, model: &mut BTreeMap<String, i64>| {
-            let mut pipe = redis::pipe();
-            for i in from..from + n {
+            let events = (from..from + n).map(|i| {
                 let (u, amount) = (format!("u{}", i % 300), (i % 7 + 1) as i64);
                 *model.entry(u.clone()).or_default() += amount;
-                pipe.cmd("XADD")
-                    .arg("ev")
-                    .arg("*")
-                    .arg("u")
-                    .arg(u)
-                    .arg("n")
-                    .arg(amount)
-                    .ignore();
-                if pipe.cmd_iter().count() >= 1000 {
-                    pipe.query::<()>(c).expect("pipeline");
-                    pipe = redis::pipe();
-                }
-            }
-            if pipe.cmd_iter().count() > 0 {
-                pipe.query::<()>(c).expect("pipeline");
-            }
+                vec![("u", u), ("n", amount.to_string())]
+            });
+            xadd_pipelined(c, events);
         };
     let eddy = start(dir.path(), &args);
     let mut c = conn(eddy.port);
