@@ -371,6 +371,34 @@ impl View {
         }
     }
 
+    /// Calls `f` with every key [`View::keys`] and [`View::evicted_keys`]
+    /// list, without collecting them (SCAN and KEYS visit all view keys).
+    pub fn for_each_key(&self, mut f: impl FnMut(&[u8])) {
+        match &self.data {
+            Data::ZSets(s) => s.keys().for_each(|k| f(k)),
+            Data::Totals(t) => t.keys().for_each(&mut f),
+            Data::Windows(w) => w.for_each_key(&mut f),
+            Data::Buckets(b) => b.keys().for_each(&mut f),
+        }
+        if !matches!(self.data, Data::Windows(_)) {
+            self.evicted.iter().for_each(|k| f(k));
+        }
+    }
+
+    /// Number of keys [`View::for_each_key`] visits, without visiting them.
+    pub fn key_len(&self) -> usize {
+        let held = match &self.data {
+            Data::ZSets(s) => s.len(),
+            Data::Totals(t) => t.key_count(),
+            Data::Windows(w) => w.key_count(),
+            Data::Buckets(b) => b.key_count(),
+        };
+        match &self.data {
+            Data::Windows(_) => held,
+            _ => held + self.evicted.len(),
+        }
+    }
+
     /// All keys currently held (SCAN); evicted units are not listed.
     pub fn keys(&self) -> Vec<Vec<u8>> {
         match &self.data {
