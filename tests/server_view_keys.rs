@@ -1,7 +1,9 @@
-//! SCAN over streams and view keys through RESP on an in-process server
-//! (127.0.0.1, port 0): pages follow COUNT, the cursor survives keys being
-//! added and removed, every key present for the whole scan comes back
-//! exactly once, and MATCH / TYPE filter view keys too.
+//! View keys in the key space, through RESP on an in-process server
+//! (127.0.0.1, port 0): SCAN pages follow COUNT, the cursor survives keys
+//! being added and removed, every key present for the whole scan comes back
+//! exactly once, MATCH / TYPE filter view keys too; GEORADIUS STORE, which
+//! would create a key no view derives from a stream, is refused with an
+//! error that says so.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -150,5 +152,85 @@ async fn scan_filters_view_keys_by_match_and_type() {
         .collect();
     assert_eq!(keys, all(&mut c, &[]).await);
     assert_eq!(keys.len(), 65);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn georadius_store_is_refused_with_a_reason_and_writes_nothing() {
+    let srv = TestServer::start(&[]).await;
+    let mut c = connect(&srv.url()).await;
+    let _: String = call(
+        &mut c,
+        &[
+            "VIEW.CREATE",
+            "fleet",
+            "ON",
+            "pos",
+            "GEOADD",
+            "drivers",
+            "MEMBER",
+            "{d}",
+            "LON",
+            "{lon}",
+            "LAT",
+            "{lat}",
+        ],
+    )
+    .await;
+    for (d, lon, lat) in [("a", "12.49", "41.89"), ("b", "12.50", "41.90")] {
+        let _: String = call(
+            &mut c,
+            &["XADD", "pos", "*", "d", d, "lon", lon, "lat", lat],
+        )
+        .await;
+    }
+    let mut raw = server_common::Raw::connect(srv.addr).await;
+    let cases = [
+        (
+            vec![
+                "GEORADIUS",
+                "drivers",
+                "12.49",
+                "41.89",
+                "5",
+                "km",
+                "STORE",
+                "near",
+            ],
+            "GEORADIUS STORE",
+            "STORE",
+        ),
+        (
+            vec![
+                "georadiusbymember",
+                "drivers",
+                "a",
+                "5",
+                "km",
+                "storedist",
+                "near",
+            ],
+            "GEORADIUSBYMEMBER STOREDIST",
+            "STOREDIST",
+        ),
+    ];
+    for (args, what, option) in cases {
+        let got = raw.call(&server_common::cmd(&args), 1).await;
+        let want = format!(
+            "-ERR {what} is not supported: it would write 'near', which no view derives from a \
+             stream (eddy keys are streams and the views over them); run the query without \
+             {option}\r\n"
+        );
+        assert_eq!(String::from_utf8_lossy(&got), want);
+    }
+    // The same query without STORE answers; nothing was written.
+    let near: Vec<String> = call(
+        &mut c,
+        &["GEORADIUS", "drivers", "12.49", "41.89", "5", "km", "ASC"],
+    )
+    .await;
+    assert_eq!(near, ["a", "b"]);
+    let exists: i64 = call(&mut c, &["EXISTS", "near"]).await;
+    assert_eq!(exists, 0);
     srv.stop().await;
 }
