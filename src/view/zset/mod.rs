@@ -145,6 +145,22 @@ pub enum AddOutcome {
     Unchanged(Option<f64>),
 }
 
+/// One element of [`ZSet::scores_in`]: the score, and the member read on
+/// demand.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored<'a> {
+    /// The element's score.
+    pub score: f64,
+    name: tree::Name<'a>,
+}
+
+impl<'a> Scored<'a> {
+    /// The member bytes.
+    pub fn member(&self) -> &'a [u8] {
+        self.name.get()
+    }
+}
+
 /// A sorted set: unique members ordered by `(score, member bytes)`.
 ///
 /// Memory per member (see `benches/views.rs`, `examples/view_memory.rs`):
@@ -361,8 +377,8 @@ impl ZSet {
         if range.is_void() || self.is_empty() {
             return (0, 0);
         }
-        let start = self.tree.count_prefix(|_, m| !range.gte_min(m));
-        let end = self.tree.count_prefix(|_, m| range.lte_max(m));
+        let start = self.tree.count_prefix(|_, m| !range.gte_min(m.get()));
+        let end = self.tree.count_prefix(|_, m| range.lte_max(m.get()));
         (start, end.max(start))
     }
 
@@ -421,7 +437,9 @@ impl ZSet {
     }
 
     /// Elements with `min <= score < max`, ascending (the geo box scan).
-    pub fn scores_in(&self, min: f64, max: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+    /// The member is read only through [`Scored::member`]: a geo scan
+    /// tests most candidates by score alone.
+    pub fn scores_in(&self, min: f64, max: f64) -> impl Iterator<Item = Scored<'_>> + '_ {
         let range = ScoreRange {
             min,
             max,
@@ -429,7 +447,11 @@ impl ZSet {
             maxex: true,
         };
         let (start, end) = self.score_bounds(&range);
-        self.tree.cursor(start, false).take(end - start)
+        self.tree
+            .cursor(start, false)
+            .lazy()
+            .take(end - start)
+            .map(|(name, score)| Scored { score, name })
     }
 
     #[cfg(test)]

@@ -54,7 +54,25 @@ impl Default for Tree {
     }
 }
 
+/// A node's name, read from the arena only when asked: most comparisons
+/// are decided by the score, and reading the name costs a cache miss.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Name<'a> {
+    names: &'a Names,
+    at: NameRef,
+}
+
+impl<'a> Name<'a> {
+    /// The member bytes.
+    pub(crate) fn get(self) -> &'a [u8] {
+        self.names.get(self.at)
+    }
+}
+
 /// Total order of sorted-set elements: score, then member bytes (memcmp).
+/// The tree compares in this order without reading names on distinct
+/// scores; tests use this form.
+#[cfg(test)]
 pub(crate) fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
     s1.partial_cmp(&s2)
         .unwrap_or(Ordering::Equal)
@@ -110,15 +128,14 @@ impl Tree {
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 
-    /// Order of node `t` against node `k` (equal only when `t == k`).
+    /// Order of node `t` against node `k` (equal only when `t == k`); the
+    /// names are read only on a score tie.
     fn node_cmp(&self, t: u32, k: u32) -> Ordering {
         let (a, b) = (&self.nodes[t as usize], &self.nodes[k as usize]);
-        cmp_key(
-            a.score,
-            self.names.get(a.name),
-            b.score,
-            self.names.get(b.name),
-        )
+        a.score
+            .partial_cmp(&b.score)
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| self.names.get(a.name).cmp(self.names.get(b.name)))
     }
 
     /// Splits `t` into (keys < key of `k`, keys >= key of `k`).
@@ -284,12 +301,16 @@ impl Tree {
 
     /// Number of elements for which `below` holds; `below` must hold for a
     /// prefix of the order (true, ..., true, false, ..., false).
-    pub(crate) fn count_prefix(&self, below: impl Fn(f64, &[u8]) -> bool) -> usize {
+    pub(crate) fn count_prefix(&self, below: impl Fn(f64, Name<'_>) -> bool) -> usize {
         let mut t = self.root;
         let mut acc = 0usize;
         while t != NIL {
             let n = &self.nodes[t as usize];
-            if below(n.score, self.names.get(n.name)) {
+            let name = Name {
+                names: &self.names,
+                at: n.name,
+            };
+            if below(n.score, name) {
                 acc += self.size(n.left) as usize + 1;
                 t = n.right;
             } else {
@@ -302,7 +323,12 @@ impl Tree {
     /// 0-based rank of node `i` (count of smaller keys).
     pub(crate) fn rank(&self, i: u32) -> usize {
         let (score, member) = (self.score(i), self.name(i));
-        self.count_prefix(|s, m| cmp_key(s, m, score, member) == Ordering::Less)
+        self.count_prefix(|s, m| {
+            s.partial_cmp(&score)
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| m.get().cmp(member))
+                == Ordering::Less
+        })
     }
 
     /// Cursor over ranks starting at `rank`, ascending, or descending when `rev`.
@@ -380,10 +406,9 @@ pub(crate) struct Cursor<'a> {
     rev: bool,
 }
 
-impl<'a> Iterator for Cursor<'a> {
-    type Item = (&'a [u8], f64);
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> Cursor<'a> {
+    /// The next node in order.
+    fn step(&mut self) -> Option<&'a Node> {
         let t = self.stack.pop()?;
         let tree = self.tree;
         let n = &tree.nodes[t as usize];
@@ -393,7 +418,39 @@ impl<'a> Iterator for Cursor<'a> {
             let cn = &tree.nodes[c as usize];
             c = if self.rev { cn.right } else { cn.left };
         }
-        Some((tree.names.get(n.name), n.score))
+        Some(n)
+    }
+
+    /// The same walk yielding lazily read names (for scans that look at
+    /// scores first).
+    pub(crate) fn lazy(self) -> LazyCursor<'a> {
+        LazyCursor(self)
+    }
+}
+
+impl<'a> Iterator for Cursor<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.step()?;
+        Some((self.tree.names.get(n.name), n.score))
+    }
+}
+
+/// [`Cursor`] yielding `(Name, score)`.
+#[derive(Debug)]
+pub(crate) struct LazyCursor<'a>(Cursor<'a>);
+
+impl<'a> Iterator for LazyCursor<'a> {
+    type Item = (Name<'a>, f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.0.step()?;
+        let name = Name {
+            names: &self.0.tree.names,
+            at: n.name,
+        };
+        Some((name, n.score))
     }
 }
 
