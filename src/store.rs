@@ -539,7 +539,9 @@ impl Store {
             return view_step(cursor & !VIEW_CURSOR, count);
         }
         let (next, mut found) = eng.keyspace.scan(cursor, pattern, type_name, count);
-        if next != 0 || eng.views.key_len() == 0 {
+        let views_match =
+            type_name.is_none_or(|n| crate::view::KeyType::ALL.iter().any(|t| t.name() == n));
+        if next != 0 || !views_match || eng.views.key_len() == 0 {
             return (next, found);
         }
         // The streams are done: start on the view keys with what is left

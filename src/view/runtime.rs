@@ -48,6 +48,9 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// Every type a view key can have.
+    pub const ALL: [KeyType; 3] = [KeyType::ZSet, KeyType::String, KeyType::Series];
+
     /// The TYPE reply.
     pub fn name(self) -> &'static str {
         match self {
