@@ -5,7 +5,9 @@
 //!
 //! Run: `cargo bench --bench views`. Memory per member is printed (RSS
 //! growth while building, divided by the member count) next to the
-//! accounting estimate; it is a figure, not a criterion measurement.
+//! accounted bytes; it is a figure, not a criterion measurement. Later
+//! structures may reuse memory freed by earlier ones here: for the figure
+//! in a fresh process run `examples/view_memory.rs`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -57,7 +59,7 @@ fn big_zset() -> ZSet {
     }
     let after = rss_bytes();
     eprintln!(
-        "zset: {N} members, RSS +{} bytes/member, estimate {} bytes/member",
+        "zset: {N} members, RSS +{} bytes/member, accounted {} bytes/member",
         (after.saturating_sub(before)) / N,
         z.mem_bytes() / N
     );
@@ -78,7 +80,7 @@ fn big_geo() -> ZSet {
     }
     let after = rss_bytes();
     eprintln!(
-        "geo: {N} points, RSS +{} bytes/member, estimate {} bytes/member",
+        "geo: {N} points, RSS +{} bytes/member, accounted {} bytes/member",
         (after.saturating_sub(before)) / N,
         z.mem_bytes() / N
     );

@@ -50,24 +50,6 @@ pub const fn btree_entry_bytes(slot: usize) -> usize {
     slot * 3 / 2 + 16
 }
 
-/// Bytes of one sorted-set (or geo) member whose name is `len` bytes:
-/// - tree node in the arena `Vec`: `Arc<[u8]>` (16) + score (8) +
-///   left/right/size/prio (16) = 40 → `vec_elem_bytes(40)` = 53;
-/// - map entry `(Arc<[u8]>, f64)` = 24 → `hash_entry_bytes(24)` = 41;
-/// - the shared name: one allocation of the `Arc` counts (16) + the bytes.
-///
-/// Measured (benches/views.rs, 1M members named `member:N`): RSS grows by
-/// ~140 bytes per member, this estimate gives ~142; redis-server 7.0 uses
-/// ~110 (`used_memory` delta) for the same members.
-pub const fn zset_member_bytes(len: usize) -> usize {
-    vec_elem_bytes(40) + hash_entry_bytes(24) + alloc_bytes(16 + len)
-}
-
-/// Bytes of one geo member: a geo index is a sorted set.
-pub const fn geo_member_bytes(len: usize) -> usize {
-    zset_member_bytes(len)
-}
-
 /// Bytes of one counter key of `len` bytes: map slot `(Vec<u8>, Number)` =
 /// 24 + 16 → `hash_entry_bytes(40)` = 68, plus the key's allocation.
 pub const fn counter_key_bytes(len: usize) -> usize {

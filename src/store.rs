@@ -32,6 +32,10 @@ use crate::stream::{
 };
 pub use views_api::MemoryReport;
 
+/// The bit that marks a SCAN cursor as being in the view keys (see
+/// [`Store::scan`]); key-space slots never reach it.
+pub const VIEW_CURSOR: u64 = 1 << 63;
+
 /// A durable store of streams, opened on a directory (`dir/wal/` for the
 /// log, `dir/checkpoint`). Send + Sync: share it with `Arc`.
 #[derive(Debug)]
@@ -515,17 +519,20 @@ impl Store {
         let eng = self.lock();
         let mut out = eng.keyspace.keys(pattern);
         let all = pattern == b"*";
-        out.extend(
-            eng.views
-                .keys()
-                .into_iter()
-                .map(|(k, _)| k)
-                .filter(|k| all || crate::glob::matches(pattern, k)),
-        );
+        eng.views.for_each_key(|k, _| {
+            if all || crate::glob::matches(pattern, k) {
+                out.push(k.to_vec());
+            }
+        });
         out
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]: next cursor and keys.
+    ///
+    /// A scan walks the streams first (the cursor is the key space's next
+    /// slot), then the view keys: there the cursor is [`VIEW_CURSOR`] plus
+    /// a position in hash order (`view::keyscan`). Either way a key present
+    /// for the whole scan is returned exactly once.
     pub fn scan(
         &self,
         cursor: u64,
@@ -534,21 +541,27 @@ impl Store {
         count: usize,
     ) -> (u64, Vec<Vec<u8>>) {
         let eng = self.lock();
-        let (next, mut found) = eng.keyspace.scan(cursor, pattern, type_name, count);
-        // View keys are listed with the first page: a scan from 0 returns
-        // each of them once (the key space's slots number streams only).
-        if cursor == 0 {
-            found.extend(
-                eng.views
-                    .keys()
-                    .into_iter()
-                    .filter(|(k, t)| {
-                        pattern.is_none_or(|p| crate::glob::matches(p, k))
-                            && type_name.is_none_or(|n| n == t.name())
-                    })
-                    .map(|(k, _)| k),
-            );
+        let keep = |k: &[u8], t: crate::view::KeyType| {
+            type_name.is_none_or(|n| n == t.name())
+                && pattern.is_none_or(|p| crate::glob::matches(p, k))
+        };
+        let view_step = |from: u64, budget: usize| {
+            let (next, keys) = eng.views.scan_keys(from, budget, keep);
+            (next.map_or(0, |p| p | VIEW_CURSOR), keys)
+        };
+        if cursor & VIEW_CURSOR != 0 {
+            return view_step(cursor & !VIEW_CURSOR, count);
         }
+        let (next, mut found) = eng.keyspace.scan(cursor, pattern, type_name, count);
+        let views_match =
+            type_name.is_none_or(|n| crate::view::KeyType::ALL.iter().any(|t| t.name() == n));
+        if next != 0 || !views_match || eng.views.key_len() == 0 {
+            return (next, found);
+        }
+        // The streams are done: start on the view keys with what is left
+        // of this call's budget (COUNT is a hint, at least one key).
+        let (next, more) = view_step(0, count.saturating_sub(found.len()).max(1));
+        found.extend(more);
         (next, found)
     }
 

@@ -497,6 +497,32 @@ impl Views {
             .sum()
     }
 
+    /// Calls `f` with every key [`Views::keys`] lists and its type,
+    /// without collecting them.
+    pub fn for_each_key(&self, mut f: impl FnMut(&[u8], KeyType)) {
+        for l in self.map.values() {
+            let t = l.view.key_type();
+            l.view.for_each_key(|k| f(k, t));
+        }
+    }
+
+    /// Number of keys [`Views::for_each_key`] visits, in O(views).
+    pub fn key_len(&self) -> usize {
+        self.map.values().map(|l| l.view.key_len()).sum()
+    }
+
+    /// One SCAN step over the view keys from hash position `from` (see
+    /// [`crate::view::keyscan`]): the next position (`None` at the end) and
+    /// the keys of the page that `keep` accepts.
+    pub fn scan_keys(
+        &self,
+        from: u64,
+        count: usize,
+        keep: impl Fn(&[u8], KeyType) -> bool,
+    ) -> (Option<u64>, Vec<Vec<u8>>) {
+        crate::view::keyscan::step(|f| self.for_each_key(f), self.key_len(), from, count, keep)
+    }
+
     /// Whether any view reads `source`.
     pub fn reads(&self, source: &[u8]) -> bool {
         self.map.values().any(|l| l.view.spec().source == source)

@@ -339,11 +339,18 @@ pub fn execute(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
         return reject(ctx, Some(entry), "NOAUTH Authentication required.");
     }
     // As Redis's processCommand: evict first when over maxmemory, then
-    // refuse a command that may grow memory if still over.
-    if ctx.shared.store.has_maxmemory()
-        && let Err(e) = ctx.shared.store.make_room(def.has_flag("denyoom"))
-    {
-        return reject(ctx, Some(entry), &e.to_string());
+    // refuse, if still over, a command that may grow memory, an EXEC whose
+    // queue holds one, and any command queued after MULTI (queueing itself
+    // takes memory) except EXEC, DISCARD, QUIT and RESET.
+    if ctx.shared.store.has_maxmemory() {
+        let base = entry.fullname.split('|').next().unwrap_or("");
+        let refuse_if_over = def.has_flag("denyoom")
+            || (base == "exec" && transaction::queue_has_denyoom(ctx))
+            || (ctx.session.multi.is_some()
+                && !matches!(base, "exec" | "discard" | "quit" | "reset"));
+        if let Err(e) = ctx.shared.store.make_room(refuse_if_over) {
+            return reject(ctx, Some(entry), &e.to_string());
+        }
     }
     if ctx.session.multi.is_some() {
         if def.has_flag("no_multi") {
@@ -414,6 +421,11 @@ fn reject(ctx: &mut Ctx<'_, '_>, entry: Option<&Entry>, msg: &str) -> Flow {
         ctx.shared.stats.commands[e.id]
             .rejected_calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if e.fullname == "exec" {
+            // A refused EXEC discards the transaction (Redis's
+            // execCommandAbort), inside MULTI or not.
+            return transaction::abort(ctx, msg);
+        }
     }
     if ctx.session.multi.is_some() {
         ctx.session.multi_dirty = true;

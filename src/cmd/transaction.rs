@@ -1,13 +1,16 @@
 //! Transactions: MULTI, EXEC, DISCARD.
 //!
-//! Commands after MULTI are checked (unknown command, arity, NOAUTH) and
-//! queued; a refused one makes EXEC abort with EXECABORT. EXEC runs the queue
-//! holding the server's execution gate exclusively, so no other client's
-//! command runs between the queued ones.
+//! Commands after MULTI are checked (unknown command, arity, NOAUTH, and
+//! under maxmemory the OOM check, which refuses any queued command while
+//! over) and queued; a refused one makes EXEC abort with EXECABORT. EXEC is
+//! itself refused while over maxmemory when its queue holds a command that
+//! may grow memory, and a refused EXEC discards the transaction. EXEC runs
+//! the queue holding the server's execution gate exclusively, so no other
+//! client's command runs between the queued ones.
 
 use std::sync::PoisonError;
 
-use super::{CommandDef, Ctx, Flow, call, find};
+use super::{CommandDef, Ctx, Entry, Flow, call, find};
 
 /// The transaction family.
 pub const COMMANDS: &[CommandDef] = &[
@@ -80,6 +83,43 @@ fn discard(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
     Flow::Continue
 }
 
+/// The entry of a queued command (its subcommand's, if it has some).
+fn queued_entry(args: &[Vec<u8>]) -> Option<&'static Entry> {
+    let name = std::str::from_utf8(args.first()?).unwrap_or("");
+    find(name).and_then(|base| {
+        if base.def.subcommands.is_empty() || args.len() < 2 {
+            Some(base)
+        } else {
+            let sub = std::str::from_utf8(&args[1]).unwrap_or("");
+            find(&format!("{}|{sub}", base.def.name))
+        }
+    })
+}
+
+/// Whether a command queued since MULTI may grow memory (Redis ORs the
+/// queued commands' flags into the transaction's), which makes EXEC
+/// subject to the OOM check.
+pub(super) fn queue_has_denyoom(ctx: &Ctx<'_, '_>) -> bool {
+    ctx.session.multi.as_ref().is_some_and(|queue| {
+        queue
+            .iter()
+            .filter_map(|args| queued_entry(args))
+            .any(|e| e.def.has_flag("denyoom"))
+    })
+}
+
+/// Refuses EXEC as Redis's `execCommandAbort`: the transaction is
+/// discarded and the refusal is named in an EXECABORT error. Messages that
+/// Redis formats without a code (arity) lose their `ERR `.
+pub(super) fn abort(ctx: &mut Ctx<'_, '_>, msg: &str) -> Flow {
+    end_multi(ctx);
+    let why = msg.strip_prefix("ERR ").unwrap_or(msg);
+    ctx.reply.error(&format!(
+        "EXECABORT Transaction discarded because of: {why}"
+    ));
+    Flow::Continue
+}
+
 fn exec(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
     if ctx.session.multi.is_none() {
         ctx.reply.error("ERR EXEC without MULTI");
@@ -100,16 +140,7 @@ fn exec(ctx: &mut Ctx<'_, '_>, _args: &[Vec<u8>]) -> Flow {
     for args in &queue {
         // Queued commands were looked up when queued; look them up again to
         // get the subcommand entry.
-        let name = std::str::from_utf8(&args[0]).unwrap_or("");
-        let entry = find(name).and_then(|base| {
-            if base.def.subcommands.is_empty() || args.len() < 2 {
-                Some(base)
-            } else {
-                let sub = std::str::from_utf8(&args[1]).unwrap_or("");
-                find(&format!("{}|{sub}", base.def.name))
-            }
-        });
-        match entry {
+        match queued_entry(args) {
             Some(e) => {
                 // Blocking commands answer at once inside EXEC (`in_exec`).
                 if call(ctx, e, args) == Flow::Shutdown {

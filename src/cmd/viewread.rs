@@ -25,7 +25,8 @@ const Z_FAST: Meta = (&["readonly", "fast"], &["@read", "@sortedset", "@fast"]);
 const S_FAST: Meta = (&["readonly", "fast"], &["@read", "@string", "@fast"]);
 const GEO_RO: Meta = (&["readonly"], &["@read", "@geo", "@slow"]);
 // GEORADIUS[BYMEMBER] take STORE, so Redis flags them as writes; eddy
-// refuses STORE (view keys are read-only) but keeps Redis's table entry.
+// refuses STORE (its target would not be derived from a stream) but keeps
+// Redis's table entry.
 const GEO_W: Meta = (
     &["write", "denyoom", "movablekeys"],
     &["@write", "@geo", "@slow"],
@@ -496,8 +497,12 @@ fn geo_search(ctx: &mut Ctx<'_, '_>, args: &[Vec<u8>]) -> Flow {
     };
     on_zset(ctx, a[1], |r, z| {
         let q = parse_geosearch(cmd, &a, z)?;
-        if q.store.is_some() {
-            return Err(CmdError::Syntax);
+        if let Some((target, dist)) = &q.store {
+            return Err(CmdError::StoreRefused {
+                cmd: String::from_utf8_lossy(a[0]).to_ascii_uppercase(),
+                option: if *dist { "STOREDIST" } else { "STORE" }.into(),
+                key: String::from_utf8_lossy(&target[..target.len().min(128)]).into_owned(),
+            });
         }
         let hits = q.run(z);
         r.array(hits.len());

@@ -125,6 +125,11 @@ impl Totals {
         self.values.keys().map(Vec::as_slice)
     }
 
+    /// Number of keys held.
+    pub fn key_count(&self) -> usize {
+        self.values.len()
+    }
+
     /// Estimated bytes of one key (0 if absent).
     pub fn key_bytes(&self, key: &[u8]) -> usize {
         if self.values.contains_key(key) {
@@ -289,6 +294,25 @@ impl Windows {
         self.bases.keys().map(Vec::as_slice)
     }
 
+    /// Calls `f` with every window key held, built in one reused buffer.
+    pub fn for_each_key(&self, mut f: impl FnMut(&[u8])) {
+        let mut buf = Vec::new();
+        for (base, series) in &self.bases {
+            for start in series.keys() {
+                buf.clear();
+                buf.extend_from_slice(base);
+                buf.push(b':');
+                buf.extend_from_slice((start / 1000).to_string().as_bytes());
+                f(&buf);
+            }
+        }
+    }
+
+    /// Number of window keys held.
+    pub fn key_count(&self) -> usize {
+        self.bases.values().map(BTreeMap::len).sum()
+    }
+
     /// All window keys held.
     pub fn keys(&self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -437,6 +461,11 @@ impl Buckets {
     /// Keys held.
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
         self.series.keys().map(Vec::as_slice)
+    }
+
+    /// Number of series held.
+    pub fn key_count(&self) -> usize {
+        self.series.len()
     }
 
     /// Estimated bytes of one series (0 if absent).

@@ -83,6 +83,20 @@ pub enum CmdError {
         "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
     )]
     StoreWithOptions,
+    /// GEORADIUS[BYMEMBER] STORE/STOREDIST: refused, since the target
+    /// would be a key that no view derives from a stream. Holds the command
+    /// and option as typed (upper-cased) and the target key (lossy, cut).
+    #[error(
+        "ERR {cmd} {option} is not supported: it would write '{key}', which no view derives from a stream (eddy keys are streams and the views over them); run the query without {option}"
+    )]
+    StoreRefused {
+        /// GEORADIUS or GEORADIUSBYMEMBER.
+        cmd: String,
+        /// STORE or STOREDIST.
+        option: String,
+        /// The key it would write.
+        key: String,
+    },
     /// A VIEW.* definition error (our own command family).
     #[error("ERR {0}")]
     View(String),
@@ -101,6 +115,17 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "ERR invalid longitude,latitude pair 200.000000,100.000000"
+        );
+        assert_eq!(
+            CmdError::StoreRefused {
+                cmd: "GEORADIUS".into(),
+                option: "STOREDIST".into(),
+                key: "near".into()
+            }
+            .to_string(),
+            "ERR GEORADIUS STOREDIST is not supported: it would write 'near', which no view \
+             derives from a stream (eddy keys are streams and the views over them); run the \
+             query without STOREDIST"
         );
         assert_eq!(
             CmdError::NeedOneBy("geosearch".into()).to_string(),

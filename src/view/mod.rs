@@ -95,6 +95,7 @@ pub mod error;
 #[cfg(test)]
 mod evict_tests;
 pub mod geo;
+pub mod keyscan;
 pub mod num;
 mod runtime;
 pub mod spec;

@@ -50,6 +50,9 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// Every type a view key can have.
+    pub const ALL: [KeyType; 3] = [KeyType::ZSet, KeyType::String, KeyType::Series];
+
     /// The TYPE reply.
     pub fn name(self) -> &'static str {
         match self {
@@ -428,6 +431,34 @@ impl View {
         match &self.data {
             Data::Windows(_) => Vec::new(),
             _ => self.evicted.keys().cloned().collect(),
+        }
+    }
+
+    /// Calls `f` with every key [`View::keys`] and [`View::evicted_keys`]
+    /// list, without collecting them (SCAN and KEYS visit all view keys).
+    pub fn for_each_key(&self, mut f: impl FnMut(&[u8])) {
+        match &self.data {
+            Data::ZSets(s) => s.keys().for_each(|k| f(k)),
+            Data::Totals(t) => t.keys().for_each(&mut f),
+            Data::Windows(w) => w.for_each_key(&mut f),
+            Data::Buckets(b) => b.keys().for_each(&mut f),
+        }
+        if !matches!(self.data, Data::Windows(_)) {
+            self.evicted.iter().for_each(|k| f(k));
+        }
+    }
+
+    /// Number of keys [`View::for_each_key`] visits, without visiting them.
+    pub fn key_len(&self) -> usize {
+        let held = match &self.data {
+            Data::ZSets(s) => s.len(),
+            Data::Totals(t) => t.key_count(),
+            Data::Windows(w) => w.key_count(),
+            Data::Buckets(b) => b.key_count(),
+        };
+        match &self.data {
+            Data::Windows(_) => held,
+            _ => held + self.evicted.len(),
         }
     }
 

@@ -141,11 +141,12 @@ pub fn search(z: &ZSet, center: [f64; 2], shape: Shape, conv: f64, limit: usize)
             bits: cell.bits + 1,
             step: cell.step,
         }) as f64;
-        for (m, s) in z.scores_in(min, max) {
+        for e in z.scores_in(min, max) {
+            let s = e.score;
             let p = decode_score(s);
             if let Some(d) = shape.contains(conv, center, p) {
                 out.push(GeoHit {
-                    member: m.to_vec(),
+                    member: e.member().to_vec(),
                     lon: p[0],
                     lat: p[1],
                     dist: d,

@@ -1,17 +1,19 @@
 //! Sorted sets with Redis semantics and O(log n) rank.
 //!
 //! Owns: [`ZSet`] (an order-statistic treap ordered by `(score, member)` plus
-//! a member → score map), ZADD-style updates (`NX`/`XX`/`GT`/`LT`/`INCR`),
+//! a member → node index), ZADD-style updates (`NX`/`XX`/`GT`/`LT`/`INCR`),
 //! and the range reads behind ZRANGE, ZRANGEBYSCORE, ZRANGEBYLEX, ZCOUNT,
 //! ZRANK. `query` parses those commands' arguments into typed queries and
 //! runs them. Does not own: RESP replies, key lookup, type checks (the
 //! server), or deciding which key an event touches (`spec`).
 
+mod names;
 mod query;
 mod tree;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 pub use query::{
     Limit, RangeKind, RankQuery, ZCountQuery, ZMScoreQuery, ZRangeCmd, ZRangeQuery, ZScoreQuery,
@@ -143,12 +145,36 @@ pub enum AddOutcome {
     Unchanged(Option<f64>),
 }
 
+/// One element of [`ZSet::scores_in`]: the score, and the member read on
+/// demand.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored<'a> {
+    /// The element's score.
+    pub score: f64,
+    name: tree::Name<'a>,
+}
+
+impl<'a> Scored<'a> {
+    /// The member bytes.
+    pub fn member(&self) -> &'a [u8] {
+        self.name.get()
+    }
+}
+
 /// A sorted set: unique members ordered by `(score, member bytes)`.
+///
+/// Memory per member (see `benches/views.rs`, `examples/view_memory.rs`):
+/// a 32-byte tree node, the name once in a shared byte arena (length
+/// prefix + bytes), and a 4-byte slot in `index` (plus hashbrown's control
+/// byte). The index holds node positions, not names: a lookup hashes the
+/// member and compares it with the names of the candidate nodes.
 #[derive(Debug, Clone, Default)]
 pub struct ZSet {
     tree: Tree,
-    scores: HashMap<Arc<[u8]>, f64>,
-    mem: usize,
+    /// Member → node position in `tree`, hashed by the member's bytes.
+    index: HashTable<u32>,
+    /// Seeded per set, so members chosen to collide cannot be precomputed.
+    hasher: RandomState,
 }
 
 impl ZSet {
@@ -159,44 +185,63 @@ impl ZSet {
 
     /// ZCARD.
     pub fn len(&self) -> usize {
-        self.scores.len()
+        self.tree.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.tree.len() == 0
     }
 
-    /// Estimated heap bytes (see [`crate::memory`]).
+    /// Heap bytes allocated for the set: the node and name arenas and the
+    /// index table at their capacity, each rounded as malloc serves it
+    /// (see [`crate::memory`]). Grows in steps when an arena doubles.
     pub fn mem_bytes(&self) -> usize {
-        self.mem
+        [
+            self.tree.node_bytes(),
+            self.tree.name_bytes(),
+            self.index.allocation_size(),
+        ]
+        .into_iter()
+        .filter(|&b| b > 0)
+        .map(memory::alloc_bytes)
+        .sum()
+    }
+
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    /// Node position of `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let tree = &self.tree;
+        self.index
+            .find(self.hash(member), |&i| tree.name(i) == member)
+            .copied()
     }
 
     /// ZSCORE.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        self.find(member).map(|i| self.tree.score(i))
     }
 
     /// Sets a member's score unconditionally; returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         let score = score + 0.0; // -0 and +0 are one score; store +0.
-        match self.scores.get_mut(member) {
-            Some(cur) => {
-                let old = *cur;
-                if old != score {
-                    *cur = score;
-                    self.tree.rescore(old, member, score);
-                }
-                Some(old)
+        if let Some(i) = self.find(member) {
+            let old = self.tree.score(i);
+            if old != score {
+                self.tree.rescore(i, score);
             }
-            None => {
-                let key: Arc<[u8]> = Arc::from(member);
-                self.tree.insert(key.clone(), score);
-                self.scores.insert(key, score);
-                self.mem += memory::zset_member_bytes(member.len());
-                None
-            }
+            return Some(old);
         }
+        let i = self.tree.insert(member, score);
+        let (tree, hasher) = (&self.tree, &self.hasher);
+        self.index
+            .insert_unique(self.hasher.hash_one(member), i, |&j| {
+                hasher.hash_one(tree.name(j))
+            });
+        None
     }
 
     /// ZADD with flags; `incr` makes it ZADD INCR / ZINCRBY.
@@ -240,19 +285,35 @@ impl ZSet {
 
     /// ZREM of one member; returns its score if it was present.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let old = self.scores.remove(member)?;
-        self.tree.remove(old, member);
-        self.mem = self
-            .mem
-            .saturating_sub(memory::zset_member_bytes(member.len()));
+        let tree = &self.tree;
+        let hash = self.hasher.hash_one(member);
+        let Ok(entry) = self.index.find_entry(hash, |&i| tree.name(i) == member) else {
+            return None;
+        };
+        let (i, _) = entry.remove();
+        let old = self.tree.score(i);
+        if let Some(moved) = self.tree.remove(i) {
+            // The last node now sits at `i`: its index slot must follow.
+            let tree = &self.tree;
+            let hash = self.hasher.hash_one(tree.name(i));
+            if let Some(slot) = self.index.find_mut(hash, |&j| j == moved) {
+                *slot = i;
+            }
+        }
+        let cap = self.index.capacity();
+        if cap >= 64 && self.index.len() * 4 < cap {
+            let (tree, hasher) = (&self.tree, &self.hasher);
+            self.index
+                .shrink_to(self.index.len() * 2, |&j| hasher.hash_one(tree.name(j)));
+        }
         Some(old)
     }
 
     /// ZRANK / ZREVRANK: 0-based rank and score.
     pub fn rank(&self, member: &[u8], rev: bool) -> Option<(usize, f64)> {
-        let score = self.score(member)?;
-        let r = self.tree.rank(score, member);
-        Some((if rev { self.len() - 1 - r } else { r }, score))
+        let i = self.find(member)?;
+        let r = self.tree.rank(i);
+        Some((if rev { self.len() - 1 - r } else { r }, self.tree.score(i)))
     }
 
     /// ZCOUNT: members with a score in `range`, O(log n).
@@ -316,8 +377,8 @@ impl ZSet {
         if range.is_void() || self.is_empty() {
             return (0, 0);
         }
-        let start = self.tree.count_prefix(|_, m| !range.gte_min(m));
-        let end = self.tree.count_prefix(|_, m| range.lte_max(m));
+        let start = self.tree.count_prefix(|_, m| !range.gte_min(m.get()));
+        let end = self.tree.count_prefix(|_, m| range.lte_max(m.get()));
         (start, end.max(start))
     }
 
@@ -376,7 +437,9 @@ impl ZSet {
     }
 
     /// Elements with `min <= score < max`, ascending (the geo box scan).
-    pub fn scores_in(&self, min: f64, max: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+    /// The member is read only through [`Scored::member`]: a geo scan
+    /// tests most candidates by score alone.
+    pub fn scores_in(&self, min: f64, max: f64) -> impl Iterator<Item = Scored<'_>> + '_ {
         let range = ScoreRange {
             min,
             max,
@@ -384,15 +447,22 @@ impl ZSet {
             maxex: true,
         };
         let (start, end) = self.score_bounds(&range);
-        self.tree.cursor(start, false).take(end - start)
+        self.tree
+            .cursor(start, false)
+            .lazy()
+            .take(end - start)
+            .map(|(name, score)| Scored { score, name })
     }
 
     #[cfg(test)]
     pub(crate) fn check(&self) {
         self.tree.check();
-        assert_eq!(self.tree.len(), self.scores.len());
+        assert_eq!(self.tree.len(), self.index.len());
+        for i in self.tree.positions() {
+            assert_eq!(self.find(self.tree.name(i)), Some(i), "index slot");
+        }
         for (m, s) in self.iter() {
-            assert_eq!(self.scores.get(m).copied(), Some(s));
+            assert_eq!(self.score(m), Some(s));
         }
     }
 }
