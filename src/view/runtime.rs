@@ -444,7 +444,7 @@ impl View {
             Data::Buckets(b) => b.keys().for_each(&mut f),
         }
         if !matches!(self.data, Data::Windows(_)) {
-            self.evicted.iter().for_each(|k| f(k));
+            self.evicted.keys().for_each(|k| f(k));
         }
     }
 
@@ -477,7 +477,7 @@ impl View {
         match &self.data {
             Data::ZSets(s) => s
                 .get(unit)
-                .map_or(0, |z| z.mem_bytes() + memory::counter_key_bytes(unit.len())),
+                .map_or(0, |z| z.mem_bytes() + zset_slot_bytes(unit.len())),
             Data::Totals(t) => t.key_bytes(unit),
             Data::Windows(w) => w.base_bytes(unit),
             Data::Buckets(b) => b.key_bytes(unit),
@@ -489,7 +489,7 @@ impl View {
         match &self.data {
             Data::ZSets(s) => s
                 .iter()
-                .map(|(k, z)| z.mem_bytes() + memory::counter_key_bytes(k.len()))
+                .map(|(k, z)| z.mem_bytes() + zset_slot_bytes(k.len()))
                 .sum(),
             Data::Totals(t) => t.mem_bytes(),
             Data::Windows(w) => w.mem_bytes(),
@@ -546,4 +546,10 @@ impl View {
 /// Encodes a unit's state; plain in-memory data always serializes.
 fn encode_unit(u: &UnitRef<'_>) -> Vec<u8> {
     postcard::to_stdvec(u).unwrap_or_default()
+}
+
+/// Bytes of one sorted set's slot in the view's map: the key (`Vec<u8>`)
+/// and the `ZSet` struct itself, plus the key's allocation.
+const fn zset_slot_bytes(len: usize) -> usize {
+    memory::hash_entry_bytes(24 + std::mem::size_of::<ZSet>()) + memory::alloc_bytes(len)
 }
