@@ -123,11 +123,17 @@ pub(crate) struct Segment {
 /// first write into such a block makes the next fdatasync also commit the
 /// file system's extent change (a journal commit); blocks already written
 /// with zeros need only their data flushed. So a new segment starts with its
-/// first `ZERO_AHEAD` bytes written, and the writer zeroes the next stretch
-/// before the records reach it (once per `ZERO_AHEAD` of log, not per sync).
-/// Zeros are what the unwritten blocks read as anyway, so recovery and
-/// readers see no difference.
+/// first `ZERO_CHUNK` bytes written, and the writer zeroes the next
+/// `ZERO_AHEAD` bytes before the records reach them (once per `ZERO_AHEAD` of
+/// log, not per sync). Zeros are what the unwritten blocks read as anyway, so
+/// recovery and readers see no difference.
 pub(crate) const ZERO_AHEAD: u64 = 1 << 20;
+
+/// Zeros are written from [`ZEROS`] in pieces of this size: a small static
+/// (a large one would add its pages to the process's RSS once read, and a
+/// large heap buffer would stay in the allocator's heap).
+pub(crate) const ZERO_CHUNK: usize = 64 << 10;
+pub(crate) static ZEROS: [u8; ZERO_CHUNK] = [0; ZERO_CHUNK];
 
 impl Segment {
     /// Creates, preallocates, syncs and names a new segment, then syncs the directory.
@@ -144,8 +150,8 @@ impl Segment {
                 .map_err(|e| Error::io("preallocate", &tmp, e))?;
             // The header and the first stretch of zeros in one write: see
             // `ZERO_AHEAD`.
-            let first = size.min(ZERO_AHEAD) as usize;
-            let mut head = vec![0u8; first.max(HEADER_LEN as usize)];
+            let first = size.min(ZERO_CHUNK as u64) as usize;
+            let mut head = ZEROS[..first.max(HEADER_LEN as usize)].to_vec();
             head[..HEADER_LEN as usize].copy_from_slice(&encode_header(base));
             io.write_at(&file, &tmp, &head, 0)
                 .map_err(|e| Error::io("write header", &tmp, e))?;

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::io::Io;
 use crate::reader::{Reader, RecordRef};
 use crate::record::{self, BATCH_CONTINUES, FRAME_HEADER_LEN, MAX_KIND, MAX_RECORD_LEN};
-use crate::segment::{HEADER_LEN, Segment, ZERO_AHEAD};
+use crate::segment::{HEADER_LEN, Segment, ZERO_AHEAD, ZERO_CHUNK, ZEROS};
 use crate::{
     Error, FsyncPolicy, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options, Position, RecoveryReport,
     Result, SegmentInfo, recovery,
@@ -591,15 +591,19 @@ impl Inner {
         if w.zeroed_to >= len || w.write_off + ZERO_AHEAD / 2 <= w.zeroed_to {
             return;
         }
-        static ZEROS: [u8; ZERO_AHEAD as usize] = [0; ZERO_AHEAD as usize];
         let from = w.zeroed_to.max(w.write_off);
         let to = len.min(from + ZERO_AHEAD);
-        let n = (to - from) as usize;
-        if let Err(e) = self
-            .io
-            .write_at(&w.active.file, &w.active.path, &ZEROS[..n], from)
-        {
-            tracing::debug!(path = %w.active.path.display(), "zeroing ahead failed: {e}");
+        let mut at = from;
+        while at < to {
+            let n = ZERO_CHUNK.min((to - at) as usize);
+            if let Err(e) = self
+                .io
+                .write_at(&w.active.file, &w.active.path, &ZEROS[..n], at)
+            {
+                tracing::debug!(path = %w.active.path.display(), "zeroing ahead failed: {e}");
+                break;
+            }
+            at += n as u64;
         }
         w.zeroed_to = to;
     }
@@ -629,7 +633,7 @@ impl Inner {
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::clone(&new));
         old.seal();
-        w.zeroed_to = new.file_len().min(ZERO_AHEAD);
+        w.zeroed_to = new.file_len().min(ZERO_CHUNK as u64);
         w.active = new;
         w.write_off = HEADER_LEN;
         Ok(())
