@@ -261,6 +261,30 @@ fn ranges(c: &mut Criterion) {
             black_box(s.xrange(b"s", r, Some(100)).expect("range"))
         })
     });
+    // As a server fills a stream under unpipelined XADD: one record per
+    // entry, so a range reads one log record per entry it visits.
+    let singles = b"singles";
+    for _ in 0..n {
+        s.xadd(singles, &AddArgs::new(&FIELDS)).expect("append");
+    }
+    let single_ids: Vec<StreamId> = s
+        .xrange(singles, IdRange::ALL, None)
+        .expect("range")
+        .iter()
+        .map(|e| e.id())
+        .collect();
+    g.throughput(Throughput::Elements(10));
+    let mut j = 0usize;
+    g.bench_function("xrange_count10_random_start_record_per_entry", |b| {
+        b.iter(|| {
+            j = (j * 7919 + 13) % (single_ids.len() - 10);
+            let r = IdRange {
+                start: single_ids[j],
+                end: StreamId::MAX,
+            };
+            black_box(s.xrange(singles, r, Some(10)).expect("range"))
+        })
+    });
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
     g.bench_function("xrange_full_100k", |b| {

@@ -217,11 +217,13 @@ bounded() { timeout -k 10 "$LOAD_TIMEOUT" "$@"; }
 
 # --- loads --------------------------------------------------------------------------------
 
-# xadd_run NAME PORT ID CLIENTS N PIPELINE SIZE KEY
+# xadd_run NAME PORT ID CLIENTS N PIPELINE SIZE KEY PID: records the rate as ID and the
+# server's CPU time per request (from /proc/PID/stat) as ID-cpu.
 xadd_run() {
-    local name=$1 port=$2 id=$3 clients=$4 n=$5 pipeline=$6 size=$7 key=$8 out rps len
-    local value
+    local name=$1 port=$2 id=$3 clients=$4 n=$5 pipeline=$6 size=$7 key=$8 pid=$9 out rps len
+    local value t0 t1
     value=$(head -c "$size" /dev/zero | tr '\0' 'v')
+    t0=$(cpu_ticks "$pid")
     if [[ $XADD_TOOL == eddy-load ]]; then
         out=$(bounded "$LOAD" --port "$port" xadd --key "$key" --clients "$clients" --requests "$n" \
             --pipeline "$pipeline" --value-size "$size" 2>&1) && rps=$(kv "$out" rate) || rps=
@@ -230,13 +232,16 @@ xadd_run() {
             --csv XADD "$key" '*' f "$value" 2>/dev/null) || true
         rps=$(sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p' <<<"$out")
     fi
+    t1=$(cpu_ticks "$pid")
     # redis-benchmark counts error replies as requests: the stream must hold all n entries.
     len=$(call "$port" XLEN "$key" 2>&1) || true
     if [[ -n $rps && $len == "$n" ]]; then
         record "$id" "$name" "$rps"
-        log "  $name: ${rps%.*}/s"
+        record "$id-cpu" "$name" "$(cpu_us_per "$t0" "$t1" "$n")"
+        log "  $name: ${rps%.*}/s, server CPU $(cpu_us_per "$t0" "$t1" "$n") µs/request"
     else
         record "$id" "$name" fail
+        record "$id-cpu" "$name" fail
         log "  $name: failed: XLEN $key gave '$(head -c 200 <<<"$len")', expected $n" \
             "(reported rate: '${rps:-none}')"
         failure "$name" "XADD (redis-benchmark), then XLEN $key gave: $len"
@@ -260,6 +265,11 @@ eddy_load_run() {
 }
 
 count_label() { if (( $1 % 1000000 == 0 )); then echo "$(( $1 / 1000000 ))M"; else echo "$(( $1 / 1000 ))k"; fi; }
+# cpu_ticks PID: user + system CPU time of process PID so far, in clock ticks.
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+TICKS_PER_S=$(getconf CLK_TCK)
+# cpu_us_per TICKS0 TICKS1 N: server CPU microseconds per request.
+cpu_us_per() { awk -v a="$1" -v b="$2" -v n="$3" -v t="$TICKS_PER_S" 'BEGIN{printf "%.3f", (b-a)*1e6/t/n}'; }
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
 used_memory() { call "$1" INFO memory 2>/dev/null | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 
@@ -282,32 +292,38 @@ throughput_block() {
                 fi
                 id="xadd-$fsync-P$pipeline-$size"
                 figure "$id" "XADD $size B, 50 clients, P$pipeline, $fsync (ops/s)" higher int
+                figure "$id-cpu" "server CPU per XADD, $size B, P$pipeline, $fsync (µs)" lower 2f
                 log "XADD ${size}B P$pipeline $fsync, run $run/$RUNS"
                 for name in "${NAMES[@]}"; do
-                    if [[ -z ${port[$name]:-} ]]; then record "$id" "$name" fail; continue; fi
+                    if [[ -z ${port[$name]:-} ]]; then
+                        record "$id" "$name" fail
+                        record "$id-cpu" "$name" fail
+                        continue
+                    fi
                     xadd_run "$name" "${port[$name]}" "$id" 50 "$n" "$pipeline" "$size" \
-                        "xadd:$size:$pipeline:$run"
+                        "xadd:$size:$pipeline:$run" "${pid[$name]}"
                 done
             done
         done
         if [[ " $CONSUME_MODES " == *" $fsync "* ]]; then
-            read_loads "$fsync" "$run" port
+            read_loads "$fsync" "$run" port pid
         fi
     done
     for name in "${NAMES[@]}"; do [[ -n ${pid[$name]:-} ]] && stop_pid "${pid[$name]}"; done
     return 0
 }
 
-# read_loads FSYNC RUN PORTS_ARRAY_NAME
+# read_loads FSYNC RUN PORTS_ARRAY_NAME PIDS_ARRAY_NAME
 read_loads() {
-    local fsync=$1 run=$2 name p
-    local -n ports=$3
+    local fsync=$1 run=$2 name p t0 t1
+    local -n ports=$3 pids=$4
     local c="consume-$fsync"
     figure "$c-loop" "consume loop: XREADGROUP COUNT 10 + XACK, 50 consumers, $fsync (loops/s)" higher int
     figure "$c-xreadgroup" "XREADGROUP COUNT 10 alone, 50 consumers, $fsync (calls/s)" higher int
     figure "$c-xack" "XACK of 1 ID, 50 clients, $fsync (calls/s)" higher int
     if [[ $fsync == everysec ]]; then
         figure xrange "XRANGE of 10 entries, 50 clients (calls/s)" higher int
+        figure xrange-cpu "server CPU per XRANGE of 10 entries (µs)" lower 2f
         figure block1-p50 "XREAD BLOCK wake-up, 1 reader, p50 (µs)" lower int
         figure block1-p99 "XREAD BLOCK wake-up, 1 reader, p99 (µs)" lower int
         figure block50-p50 "XREAD BLOCK wake-up, 50 readers, p50 (µs)" lower int
@@ -316,7 +332,7 @@ read_loads() {
     for name in "${NAMES[@]}"; do
         p=${ports[$name]:-}
         if [[ -z $p ]]; then
-            for id in "$c-loop" "$c-xreadgroup" "$c-xack" xrange block1-p50 block1-p99 block50-p50 block50-p99; do
+            for id in "$c-loop" "$c-xreadgroup" "$c-xack" xrange xrange-cpu block1-p50 block1-p99 block50-p50 block50-p99; do
                 record "$id" "$name" fail
             done
             continue
@@ -329,7 +345,14 @@ read_loads() {
             bounded "$LOAD" --port "$p" fill --key xrange --entries 100000 --seq-ids >/dev/null ||
                 log "  $name: filling the XRANGE stream failed"
         fi
+        t0=$(cpu_ticks "${pids[$name]}")
         eddy_load_run "$name" "$p" rate=xrange -- xrange --key xrange --requests "$XRANGE_N"
+        t1=$(cpu_ticks "${pids[$name]}")
+        if [[ $(tail -n 1 "$RESULTS") == xrange$'\t'"$name"$'\t'fail ]]; then
+            record xrange-cpu "$name" fail
+        else
+            record xrange-cpu "$name" "$(cpu_us_per "$t0" "$t1" "$XRANGE_N")"
+        fi
         eddy_load_run "$name" "$p" p50_us=block1-p50 p99_us=block1-p99 -- \
             block --key "block:$run" --consumers 1 --samples "$BLOCK_SAMPLES"
         eddy_load_run "$name" "$p" p50_us=block50-p50 p99_us=block50-p99 -- \
@@ -445,6 +468,7 @@ table() {
         function fmt(v, f) {
             if (f == "int") return commas(sprintf("%.0f", v))
             if (f == "1f") return sprintf("%.1f", v)
+            if (f == "2f") return sprintf("%.2f", v)
             return sprintf("%.3f", v)
         }
         function sort(a, n,   i, j, t) {

@@ -15,8 +15,9 @@
 //!   looking at them.
 //!
 //! [`check`] scans without allocating and says where the next request ends;
-//! [`parse`] then builds the argument vector. Partial input is never an
-//! error: it is [`Checked::Incomplete`].
+//! [`parse`] does the same scan and, once the request is complete, builds
+//! the argument vector (one pass over the bytes, arguments copied once).
+//! Partial input is never an error: it is [`Checked::Incomplete`].
 
 use super::inline::split_args;
 
@@ -104,6 +105,10 @@ pub struct Request {
     pub args: Vec<Vec<u8>>,
     /// Argument buffers from earlier requests, emptied, ready for reuse.
     spare: Vec<Vec<u8>>,
+    /// Byte ranges of the arguments found so far by the scan, copied into
+    /// `args` only once the whole request has arrived (so a request that
+    /// arrives in many reads is not copied again on each).
+    spans: Vec<(usize, usize)>,
 }
 
 impl Request {
@@ -197,7 +202,8 @@ pub fn check(buf: &[u8], limits: &RequestLimits) -> Result<Checked, ProtocolErro
     walk(buf, limits, None)
 }
 
-/// Parses the request that [`check`] found complete, filling `req.args`.
+/// Scans one request at the start of `buf` like [`check`] and, if it is
+/// complete, fills `req.args` with its arguments.
 ///
 /// # Errors
 /// The same errors as [`check`], plus [`ProtocolError::UnbalancedQuotes`] for
@@ -236,9 +242,7 @@ fn walk(
         return Ok(Checked::Complete(pos));
     }
     if let Some(req) = out.as_deref_mut() {
-        // Bounded: the count is untrusted until the arguments arrive.
-        req.args
-            .reserve(usize::try_from(count.min(1024)).unwrap_or(0));
+        req.spans.clear();
     }
     for _ in 0..count {
         let Some(&tag) = buf.get(pos) else {
@@ -266,9 +270,20 @@ fn walk(
             return Ok(Checked::Incomplete);
         }
         if let Some(req) = out.as_deref_mut() {
-            req.push(&buf[data..end]);
+            req.spans.push((data, end));
         }
         pos = end + 2;
+    }
+    if let Some(req) = out {
+        let spans = std::mem::take(&mut req.spans);
+        req.args.reserve(spans.len());
+        for &(from, to) in &spans {
+            req.push(&buf[from..to]);
+        }
+        // Kept for the next request unless one huge request grew it.
+        if spans.capacity() <= 1024 {
+            req.spans = spans;
+        }
     }
     Ok(Checked::Complete(pos))
 }
@@ -301,6 +316,39 @@ mod tests {
         let parsed = parse(buf, &limits, &mut req)?;
         assert_eq!(checked, parsed);
         Ok((parsed, req.args))
+    }
+
+    #[test]
+    fn a_request_arriving_in_pieces_is_parsed_once_whole() {
+        // One request (and the start of the next) delivered byte by byte
+        // into the same reused `Request`: incomplete until its last byte,
+        // then exactly its arguments, with nothing left over for the next.
+        let limits = RequestLimits::default();
+        let first = b"*3\r\n$4\r\nXADD\r\n$1\r\nk\r\n$2\r\nab\r\n";
+        let second = b"*1\r\n$4\r\nPING\r\n";
+        let mut req = Request::default();
+        for cut in 0..first.len() {
+            assert_eq!(
+                parse(&first[..cut], &limits, &mut req),
+                Ok(Checked::Incomplete),
+                "cut at {cut}"
+            );
+        }
+        let mut both = first.to_vec();
+        both.extend_from_slice(second);
+        assert_eq!(
+            parse(&both, &limits, &mut req),
+            Ok(Checked::Complete(first.len()))
+        );
+        assert_eq!(
+            req.args,
+            vec![b"XADD".to_vec(), b"k".to_vec(), b"ab".to_vec()]
+        );
+        assert_eq!(
+            parse(&both[first.len()..], &limits, &mut req),
+            Ok(Checked::Complete(second.len()))
+        );
+        assert_eq!(req.args, vec![b"PING".to_vec()]);
     }
 
     #[test]

@@ -350,11 +350,7 @@ fn process(
             max_bulk_len,
             unauthenticated: !session.authenticated && shared.auth_required(),
         };
-        let parsed = request::check(&inbuf[pos..], &limits).and_then(|c| match c {
-            Checked::Incomplete => Ok(Checked::Incomplete),
-            Checked::Complete(_) => request::parse(&inbuf[pos..], &limits, req),
-        });
-        match parsed {
+        match request::parse(&inbuf[pos..], &limits, req) {
             Ok(Checked::Incomplete) => break,
             Ok(Checked::Complete(n)) => {
                 pos += n;

@@ -6,6 +6,12 @@
 //! Connections that wrote (or read data not yet durable) await that channel
 //! before their replies leave, so no reply acknowledges a write that a crash
 //! could lose, and no worker thread ever blocks on the disk.
+//!
+//! The sync thread's channel is watched by one relay task on the server's
+//! runtime, which republishes each new state on a second channel that the
+//! connections wait on: a sync wakes the event loop once (one cross-thread
+//! wake-up), and the relay wakes the waiting connections from inside it,
+//! instead of every waiting connection being woken from the sync thread.
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::mpsc;
@@ -41,6 +47,7 @@ pub struct Durability {
     /// waiter whose record is already written is covered by that sync and
     /// need not ask again (one request per round, not one per connection).
     requested: Arc<AtomicBool>,
+    /// The relay's copy of the sync thread's state (see the module docs).
     durable: watch::Receiver<Durable>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -51,7 +58,8 @@ pub struct Durability {
 pub struct SyncFailed;
 
 impl Durability {
-    /// Starts the sync thread for `store`.
+    /// Starts the sync thread for `store`, and the relay task on the current
+    /// tokio runtime (so this must be called from inside one).
     ///
     /// # Errors
     /// The thread could not be spawned.
@@ -61,7 +69,16 @@ impl Durability {
             end: store.durable_end(),
             failed: false,
         };
-        let (state_tx, state_rx) = watch::channel(initial);
+        let (state_tx, mut state_rx) = watch::channel(initial);
+        let (relay_tx, relay_rx) = watch::channel(initial);
+        // Ends when the sync thread ends (its sender is dropped), which then
+        // drops `relay_tx`, so waiters learn that no sync will come.
+        tokio::spawn(async move {
+            while state_rx.changed().await.is_ok() {
+                let state = *state_rx.borrow_and_update();
+                relay_tx.send_replace(state);
+            }
+        });
         let thread_store = Arc::clone(&store);
         let requested = Arc::new(AtomicBool::new(false));
         let thread_requested = Arc::clone(&requested);
@@ -100,7 +117,7 @@ impl Durability {
             store,
             requests: tx,
             requested,
-            durable: state_rx,
+            durable: relay_rx,
             thread: Mutex::new(Some(thread)),
         })
     }

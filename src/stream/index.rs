@@ -158,13 +158,15 @@ pub fn load_block_from(
             } else {
                 lo
             };
-            let mut run = Vec::with_capacity(hi - lo + 1);
+            // The run is read forward into `out`, then reversed in place, so
+            // `out` stays in descending order without a buffer per record.
+            let run_start = out.len();
             for i in 0..=hi - lo + skip {
                 let e = reader
                     .next_entry()?
                     .ok_or_else(|| Error::corrupt("short run"))?;
                 if i >= skip {
-                    run.push(Loaded {
+                    out.push(Loaded {
                         id: e.id,
                         size: e.size,
                         record: Some(rec.clone()),
@@ -172,10 +174,10 @@ pub fn load_block_from(
                     });
                 }
             }
-            if at_first && run.first().map(|e| e.id) != Some(b.first_id) {
+            if at_first && out.get(run_start).map(|e| e.id) != Some(b.first_id) {
                 return Err(Error::corrupt("block does not start where the index says"));
             }
-            out.extend(run.into_iter().rev());
+            out[run_start..].reverse();
             header.prev
         };
         if at_first {
@@ -196,6 +198,115 @@ pub fn load_block_from(
     }
     out.reverse();
     Ok(out)
+}
+
+/// Whether reading `b` forward from its first entry is likely cheaper than
+/// walking its back-chain from the end, for a range that starts at `from`
+/// and needs about `want` entries: the back walk reads one record per entry
+/// at or above `from`, the forward scan one per entry below `from` plus
+/// `want`. Where `from` falls is estimated by interpolating IDs.
+pub fn forward_is_cheaper(b: &Block, from: StreamId, want: usize) -> bool {
+    if b.first.is_pending() || b.last.is_pending() {
+        return false;
+    }
+    let entries = b.entries() as f64;
+    let frac = if from <= b.first_id {
+        0.0
+    } else if from > b.last_id {
+        1.0
+    } else if b.last_id.ms > b.first_id.ms {
+        (from.ms - b.first_id.ms) as f64 / (b.last_id.ms - b.first_id.ms) as f64
+    } else {
+        // Same millisecond: the sequence numbers tell.
+        (from.seq - b.first_id.seq) as f64
+            / (b.last_id.seq.saturating_sub(b.first_id.seq)).max(1) as f64
+    };
+    let before = entries * frac;
+    before + (want as f64) < entries - before
+}
+
+/// Reads the entries of `b` forward from its first one, in ID order, until
+/// `enough(collected)` says so or the block ends. The records of a block lie
+/// between its first and last addresses in the log, and each record of it
+/// names the entry before it (`prev`), so a record belongs to the block
+/// exactly when its `prev` is the last entry collected; records of other
+/// streams in between are passed over. Returns `None` (the caller walks the
+/// back-chain instead, which is the authority on corruption) when more than
+/// `budget` records were visited or the chain does not line up.
+pub fn scan_block_forward(
+    wal: &Wal,
+    b: &Block,
+    budget: usize,
+    mut enough: impl FnMut(&Loaded) -> bool,
+) -> Result<Option<Vec<Loaded>>, Error> {
+    if b.first.is_pending() || b.last.is_pending() {
+        return Ok(None);
+    }
+    let (first_pos, last_pos) = (b.first.pos(), b.last.pos());
+    let mut out: Vec<Loaded> = Vec::new();
+    let mut reader = wal.reader(Position(first_pos));
+    let mut visited = 0usize;
+    let mut tail: Option<Addr> = None;
+    while let Some(rec) = reader.next()? {
+        let pos = rec.position().0;
+        if pos > last_pos || visited >= budget {
+            return Ok(None);
+        }
+        visited += 1;
+        if rec.kind() != kind::XADD {
+            continue;
+        }
+        let payload = rec.payload();
+        let (header, mut run) = RunReader::new(payload)?;
+        let lo = match tail {
+            None if pos == first_pos => {
+                if b.first.idx() > 0 {
+                    run = RunReader::resume(
+                        payload,
+                        b.first_off as usize,
+                        b.first_id.ms,
+                        header.count.saturating_sub(b.first.idx()),
+                    );
+                }
+                b.first.idx()
+            }
+            None => return Ok(None),
+            Some(t) if header.prev == Some(t) => 0,
+            Some(_) => continue,
+        };
+        let hi = if pos == last_pos {
+            b.last.idx()
+        } else {
+            header.count.saturating_sub(1)
+        };
+        if hi < lo {
+            return Ok(None);
+        }
+        for idx in lo..=hi {
+            let Some(e) = run.next_entry()? else {
+                return Ok(None);
+            };
+            let l = Loaded {
+                id: e.id,
+                size: e.size,
+                record: Some(rec.clone()),
+                span: e.fields,
+            };
+            if out.is_empty() && l.id != b.first_id {
+                return Ok(None);
+            }
+            let stop = enough(&l);
+            out.push(l);
+            tail = Some(Addr::new(pos, idx));
+            if stop {
+                return Ok(Some(out));
+            }
+        }
+        if pos == last_pos {
+            return Ok(Some(out));
+        }
+    }
+    Ok(None)
 }
 
 /// Reads one entry's field names (the master fields of the block it starts).

@@ -5,7 +5,9 @@
 use eddy_wal::Wal;
 
 use super::id::{IdRange, StreamId};
-use super::index::{Loaded, RecordCache, first_block_reaching};
+use super::index::{
+    Block, Loaded, RecordCache, first_block_reaching, forward_is_cheaper, scan_block_forward,
+};
 use super::{Entry, Stream};
 use crate::error::Error;
 
@@ -30,7 +32,7 @@ impl Stream {
                 break;
             }
             if b.live > 0 {
-                for e in self.load_from_with(wal, b, &mut cache, range.start)? {
+                for e in self.load_for_range(wal, b, &mut cache, range, limit - out.len())? {
                     if e.id > range.end {
                         return Ok(out);
                     }
@@ -45,6 +47,40 @@ impl Stream {
             bi += 1;
         }
         Ok(out)
+    }
+
+    /// The entries of `b` a forward range needs, in ID order: all from the
+    /// first `>= range.start` (maybe preceded by a few below it) up to at
+    /// least `want` live ones inside the range, or to the block's end. Reads
+    /// forward from the block's first entry when that is likely to visit
+    /// fewer records than the back-chain walk from its end (a range starting
+    /// in the first half of a block, or one that needs only the first few
+    /// entries of the next block), else walks back.
+    fn load_for_range(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        cache: &mut RecordCache,
+        range: IdRange,
+        want: usize,
+    ) -> Result<Vec<Loaded>, Error> {
+        if forward_is_cheaper(b, range.start, want) {
+            let mut found = 0;
+            let budget = usize::try_from(b.entries()).unwrap_or(usize::MAX);
+            let scanned = scan_block_forward(wal, b, budget, |e| {
+                if e.id > range.end {
+                    return true;
+                }
+                if e.id >= range.start && !self.is_deleted(e.id) {
+                    found += 1;
+                }
+                found >= want
+            })?;
+            if let Some(entries) = scanned {
+                return Ok(entries);
+            }
+        }
+        self.load_from_with(wal, b, cache, range.start)
     }
 
     /// Live entries inside `range`, descending, at most `count`.

@@ -118,6 +118,23 @@ pub(crate) struct Segment {
     sealed: AtomicBool,
 }
 
+/// How far ahead of the records the writer keeps a segment's blocks written
+/// with zeros. `fallocate` reserves blocks without writing them, and the
+/// first write into such a block makes the next fdatasync also commit the
+/// file system's extent change (a journal commit); blocks already written
+/// with zeros need only their data flushed. So a new segment starts with its
+/// first `ZERO_CHUNK` bytes written, and the writer zeroes the next
+/// `ZERO_AHEAD` bytes before the records reach them (once per `ZERO_AHEAD` of
+/// log, not per sync). Zeros are what the unwritten blocks read as anyway, so
+/// recovery and readers see no difference.
+pub(crate) const ZERO_AHEAD: u64 = 1 << 20;
+
+/// Zeros are written from [`ZEROS`] in pieces of this size: a small static
+/// (a large one would add its pages to the process's RSS once read, and a
+/// large heap buffer would stay in the allocator's heap).
+pub(crate) const ZERO_CHUNK: usize = 64 << 10;
+pub(crate) static ZEROS: [u8; ZERO_CHUNK] = [0; ZERO_CHUNK];
+
 impl Segment {
     /// Creates, preallocates, syncs and names a new segment, then syncs the directory.
     /// On any failure nothing is left under the final name (a partly created file is
@@ -131,7 +148,12 @@ impl Segment {
                 .map_err(|e| Error::io("create", &tmp, e))?;
             io.allocate(&file, &tmp, size)
                 .map_err(|e| Error::io("preallocate", &tmp, e))?;
-            io.write_at(&file, &tmp, &encode_header(base), 0)
+            // The header and the first stretch of zeros in one write: see
+            // `ZERO_AHEAD`.
+            let first = size.min(ZERO_CHUNK as u64) as usize;
+            let mut head = ZEROS[..first.max(HEADER_LEN as usize)].to_vec();
+            head[..HEADER_LEN as usize].copy_from_slice(&encode_header(base));
+            io.write_at(&file, &tmp, &head, 0)
                 .map_err(|e| Error::io("write header", &tmp, e))?;
             io.sync_data(&file, &tmp)
                 .map_err(|e| Error::io("fdatasync", &tmp, e))?;

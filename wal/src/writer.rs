@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::io::Io;
 use crate::reader::{Reader, RecordRef};
 use crate::record::{self, BATCH_CONTINUES, FRAME_HEADER_LEN, MAX_KIND, MAX_RECORD_LEN};
-use crate::segment::{HEADER_LEN, Segment};
+use crate::segment::{HEADER_LEN, Segment, ZERO_AHEAD, ZERO_CHUNK, ZEROS};
 use crate::{
     Error, FsyncPolicy, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options, Position, RecoveryReport,
     Result, SegmentInfo, recovery,
@@ -85,6 +85,9 @@ struct WriterState {
     write_off: u64,
     /// Framed bytes not yet written; they belong at `write_off - buf.len()`.
     buf: Vec<u8>,
+    /// File offset up to which the active segment's blocks are written (with
+    /// records or zeros): see `segment::ZERO_AHEAD`.
+    zeroed_to: u64,
     /// A roll failed: the next append must roll first. A failed roll may have left a
     /// file named after the active segment's end; appending more to the active
     /// segment would move its end past that file's base.
@@ -156,6 +159,8 @@ impl Wal {
                 active,
                 write_off,
                 buf: Vec::new(),
+                // Unknown beyond the recovered end: the first write zeroes ahead.
+                zeroed_to: write_off,
                 must_roll: false,
             }),
             written_end: AtomicU64::new(end),
@@ -566,10 +571,41 @@ impl Inner {
         if buf.capacity() > KEEP_BUF {
             *buf = Vec::new();
         }
+        self.zero_ahead(w);
+        let WriterState {
+            active, write_off, ..
+        } = w;
         let end = active.pos_of(*write_off);
         active.set_end(end);
         self.flushed_end.store(end, Ordering::Release);
         Ok(())
+    }
+
+    /// Writes zeros over the next stretch of the active segment once the
+    /// records come within half of `ZERO_AHEAD` of the zeroed part. Best
+    /// effort: the blocks already read as zeros, so a failure here only
+    /// loses the cheaper syncs (and a failing disk fails the next record
+    /// write, which poisons the log as usual).
+    fn zero_ahead(&self, w: &mut WriterState) {
+        let len = w.active.file_len();
+        if w.zeroed_to >= len || w.write_off + ZERO_AHEAD / 2 <= w.zeroed_to {
+            return;
+        }
+        let from = w.zeroed_to.max(w.write_off);
+        let to = len.min(from + ZERO_AHEAD);
+        let mut at = from;
+        while at < to {
+            let n = ZERO_CHUNK.min((to - at) as usize);
+            if let Err(e) = self
+                .io
+                .write_at(&w.active.file, &w.active.path, &ZEROS[..n], at)
+            {
+                tracing::debug!(path = %w.active.path.display(), "zeroing ahead failed: {e}");
+                break;
+            }
+            at += n as u64;
+        }
+        w.zeroed_to = to;
     }
 
     /// Seals the active segment (after syncing it, so that only the last segment can
@@ -597,6 +633,7 @@ impl Inner {
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::clone(&new));
         old.seal();
+        w.zeroed_to = new.file_len().min(ZERO_CHUNK as u64);
         w.active = new;
         w.write_off = HEADER_LEN;
         Ok(())

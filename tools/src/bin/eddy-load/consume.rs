@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail, ensure};
 
-use crate::resp::{Conn, Reply, encode, encode_into, reply_ids};
+use crate::resp::{Conn, Reply, Shape, encode, encode_into, reply_ids};
 use crate::{closed_loop, fill};
 
 fn expect_ok(reply: Reply, what: &str) -> Result<()> {
@@ -162,7 +162,7 @@ pub(crate) async fn consume(
         1,
         move |out, n, _| encode_into(out, &[b"XACK", &key_b, b"read", &ids_b[n as usize]]),
         |r| match r {
-            Reply::Int(1) => Ok(()),
+            Shape::Int(1) => Ok(()),
             other => bail!("XACK replied {other:?}"),
         },
     )

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail, ensure};
 use clap::{Parser, Subcommand};
 
-use crate::resp::{Conn, Reply, encode, encode_into};
+use crate::resp::{Conn, Reply, Shape, encode, encode_into};
 
 #[derive(Debug, Parser)]
 #[command(about = "RESP load generator for side-by-side eddy / Redis benchmarks")]
@@ -358,7 +358,7 @@ async fn closed_loop<B, C>(
 ) -> Result<f64>
 where
     B: Fn(&mut Vec<u8>, u64, &mut u64) + Send + Sync + 'static,
-    C: Fn(&Reply) -> Result<()> + Send + Sync + 'static,
+    C: Fn(&Shape) -> Result<()> + Send + Sync + 'static,
 {
     let (build, check) = (Arc::new(build), Arc::new(check));
     let next = Arc::new(AtomicU64::new(0));
@@ -385,7 +385,7 @@ where
                 }
                 conn.send(&batch).await?;
                 for _ in first..last {
-                    check(&conn.read().await?)?;
+                    check(&conn.read_shape().await?)?;
                 }
             }
         }));
@@ -404,7 +404,7 @@ async fn xadd(addr: &str, cmd: Vec<u8>, clients: u64, requests: u64, pipeline: u
         pipeline,
         move |out, _, _| out.extend_from_slice(&cmd),
         |r| {
-            ensure!(r.is_bulk(), "XADD replied {r:?}");
+            ensure!(*r == Shape::Bulk, "XADD replied {r:?}");
             Ok(())
         },
     )
@@ -450,7 +450,7 @@ async fn xrange(addr: &str, key: &str, clients: u64, requests: u64, count: u64) 
             );
         },
         move |r| match r {
-            Reply::Array(entries) if entries.len() as u64 == count => Ok(()),
+            Shape::Array(n) if *n as u64 == count => Ok(()),
             other => bail!("XRANGE replied {other:?}"),
         },
     )

@@ -108,6 +108,92 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Reply, usize)>> {
     }))
 }
 
+/// What a closed-loop load checks of a reply, without building it: its type, an
+/// integer's value, an error's text, an array's length. Nested elements are checked to
+/// be well formed and skipped, so a reply of many elements costs no allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Shape {
+    Bulk,
+    Error(String),
+    Int(i64),
+    Nil,
+    Array(usize),
+}
+
+/// The end of the `\r\n`-terminated line starting at `at`, if it has arrived.
+fn line_end(buf: &[u8], at: usize) -> Option<usize> {
+    let mut from = at;
+    loop {
+        let cr = from + buf.get(from..)?.iter().position(|&b| b == b'\r')?;
+        match buf.get(cr + 1) {
+            Some(b'\n') => return Some(cr),
+            Some(_) => from = cr + 1,
+            None => return None,
+        }
+    }
+}
+
+fn parse_len(line: &[u8]) -> Result<i64> {
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|l| l.parse::<i64>().ok())
+        .with_context(|| format!("bad length {:?}", String::from_utf8_lossy(line)))
+}
+
+/// Like [`decode`], but returns only the reply's [`Shape`]; `Ok(None)` if incomplete.
+pub(crate) fn skim(buf: &[u8]) -> Result<Option<(Shape, usize)>> {
+    // Elements still to skip, innermost array last; the top-level reply is one.
+    let mut left: Vec<i64> = Vec::new();
+    let mut top: Option<Shape> = None;
+    let mut at = 0;
+    loop {
+        let Some(end) = line_end(buf, at) else {
+            return Ok(None);
+        };
+        let Some(&kind) = buf.get(at) else {
+            return Ok(None);
+        };
+        let line = &buf[at + 1..end];
+        let mut next = end + 2;
+        let (shape, children) = match kind {
+            b'+' => (Shape::Bulk, 0),
+            b'-' => (Shape::Error(String::from_utf8_lossy(line).into_owned()), 0),
+            b':' => (Shape::Int(parse_len(line)?), 0),
+            b'_' => (Shape::Nil, 0),
+            b'$' => match parse_len(line)? {
+                n if n < 0 => (Shape::Nil, 0),
+                n => {
+                    next += usize::try_from(n)? + 2;
+                    if buf.len() < next {
+                        return Ok(None);
+                    }
+                    (Shape::Bulk, 0)
+                }
+            },
+            b'*' => match parse_len(line)? {
+                n if n < 0 => (Shape::Nil, 0),
+                n => (Shape::Array(usize::try_from(n)?), n),
+            },
+            other => bail!("unexpected reply type byte {other:#04x}"),
+        };
+        at = next;
+        if top.is_none() {
+            top = Some(shape);
+        } else if let Some(n) = left.last_mut() {
+            *n -= 1;
+        }
+        if children > 0 {
+            left.push(children);
+        }
+        while left.last() == Some(&0) {
+            left.pop();
+        }
+        if left.is_empty() {
+            return Ok(top.map(|t| (t, at)));
+        }
+    }
+}
+
 /// A client connection: a socket and a read buffer of not yet decoded bytes.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -143,19 +229,40 @@ impl Conn {
                 }
                 return Ok(reply);
             }
-            if self.start > 0 {
-                self.buf.drain(..self.start);
-                self.start = 0;
+            self.fill().await?;
+        }
+    }
+
+    /// Reads more bytes from the socket after what is buffered.
+    async fn fill(&mut self) -> Result<()> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+            self.buf.reserve(64 * 1024);
+        }
+        let n = self
+            .sock
+            .read_buf(&mut self.buf)
+            .await
+            .context("read from server")?;
+        ensure!(n > 0, "server closed the connection");
+        Ok(())
+    }
+
+    /// Reads one reply and returns only its [`Shape`] (see [`skim`]).
+    pub(crate) async fn read_shape(&mut self) -> Result<Shape> {
+        loop {
+            if let Some((shape, used)) = skim(&self.buf[self.start..])? {
+                self.start += used;
+                if self.start == self.buf.len() {
+                    self.buf.clear();
+                    self.start = 0;
+                }
+                return Ok(shape);
             }
-            if self.buf.capacity() - self.buf.len() < 16 * 1024 {
-                self.buf.reserve(64 * 1024);
-            }
-            let n = self
-                .sock
-                .read_buf(&mut self.buf)
-                .await
-                .context("read from server")?;
-            ensure!(n > 0, "server closed the connection");
+            self.fill().await?;
         }
     }
 
@@ -235,6 +342,40 @@ mod tests {
                 Reply::Int(7),
             ])
         );
+        Ok(())
+    }
+
+    #[test]
+    fn skims_what_decode_decodes() -> Result<()> {
+        let shape = |r: &Reply| match r {
+            Reply::Bulk(_) => Shape::Bulk,
+            Reply::Error(e) => Shape::Error(e.clone()),
+            Reply::Int(i) => Shape::Int(*i),
+            Reply::Nil => Shape::Nil,
+            Reply::Array(items) => Shape::Array(items.len()),
+        };
+        let cases: [&[u8]; 9] = [
+            b"+PONG\r\n",
+            b"-ERR no\r\n",
+            b":-12\r\n",
+            b"$-1\r\n",
+            b"*-1\r\n",
+            b"$4\r\na\r\nb\r\n",
+            b"*0\r\n",
+            b"*2\r\n*2\r\n$3\r\n1-0\r\n*0\r\n:7\r\n",
+            b"*2\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*-1\r\n",
+        ];
+        for whole in cases {
+            let mut followed = whole.to_vec();
+            followed.extend_from_slice(b":1\r\n");
+            let (reply, used) = decode(&followed)?.ok_or_else(|| anyhow::anyhow!("incomplete"))?;
+            assert_eq!(skim(&followed)?, Some((shape(&reply), used)), "{whole:?}");
+            for cut in 0..whole.len() {
+                assert_eq!(skim(&whole[..cut])?, None, "{whole:?} cut at {cut}");
+            }
+        }
+        assert!(skim(b"?x\r\n").is_err());
+        assert!(skim(b"*x\r\n").is_err());
         Ok(())
     }
 
