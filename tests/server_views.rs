@@ -577,10 +577,7 @@ fn geo_replies_match_redis_server() {
         println!("skipped: redis-server is not on PATH, geo differential test not run");
         return;
     }
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let port = server_common::free_port();
     let mut redis = Command::new("redis-server")
         .args([
             "--port",

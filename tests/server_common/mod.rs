@@ -167,9 +167,24 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// A free port below the kernel's ephemeral range (32768 and up on
+/// Linux), so no server started on port 0 by a test running in parallel can
+/// be handed the same port before redis-server binds it.
+pub fn free_port() -> u16 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    let mut x = u64::from(seed) | 1;
+    loop {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20_000 + (x % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Starts redis-server with `extra` arguments, or says why it cannot.
@@ -199,8 +214,12 @@ pub async fn start_redis(extra: &[&str]) -> Option<RedisServer> {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         let child = c.spawn().ok()?;
-        let server = RedisServer { child, port };
+        let mut server = RedisServer { child, port };
         for _ in 0..100 {
+            // Still running: it did not exit because the port was taken.
+            if server.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
             if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return Some(server);
             }
