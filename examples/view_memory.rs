@@ -23,33 +23,11 @@ use std::io::{BufWriter, Write};
 use eddy::view::geo::geo_score;
 use eddy::view::zset::ZSet;
 
+#[path = "../benches/common/measure.rs"]
+mod measure;
+use measure::{Mix, rss_bytes};
+
 const N: usize = 1_000_000;
-
-/// splitmix64, as in the bench.
-struct Mix(u64);
-
-impl Mix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
 
 /// Writes one command in RESP.
 fn resp(out: &mut impl Write, args: &[&str]) -> std::io::Result<()> {
