@@ -406,7 +406,7 @@ impl Views {
                 evictor.upsert(vk, l.view.unit_bytes(&vk.key), cfg, *now_ms);
             }
         }
-        self.evicted_keys += (out.evicted.len() - kept.len().min(out.evicted.len())) as u64;
+        self.evicted_keys += out.evicted.len().saturating_sub(kept.len()) as u64;
         if let Some(e) = failed {
             return Err(e);
         }

@@ -41,12 +41,17 @@ impl Store {
             };
             eng.views.now_ms = self.clock.now_ms();
             let end = eng.view_create(&self.wal, spec, start)?;
-            if eng.views.building().is_some() {
-                self.builder.kick();
-            }
+            self.kick_builder(&eng);
             (end, self.due(&eng))
         };
         self.finish(end, due)
+    }
+
+    /// Wakes the builder thread if a view is left building.
+    fn kick_builder(&self, eng: &crate::engine::Engine) {
+        if eng.views.building().is_some() {
+            self.builder.kick();
+        }
     }
 
     /// Waits until the view is no longer building (or `timeout` passes);
@@ -117,9 +122,7 @@ impl Store {
             let end = eng
                 .view_rebuild(&self.wal, name)?
                 .ok_or_else(|| no_view(name))?;
-            if eng.views.building().is_some() {
-                self.builder.kick();
-            }
+            self.kick_builder(&eng);
             (end, self.due(&eng))
         };
         self.finish(end, due)

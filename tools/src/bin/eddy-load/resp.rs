@@ -194,6 +194,10 @@ pub(crate) fn skim(buf: &[u8]) -> Result<Option<(Shape, usize)>> {
     }
 }
 
+/// A reply decoder: the reply (or `None` when not all of it has arrived)
+/// and the bytes it used.
+type Parser<T> = fn(&[u8]) -> Result<Option<(T, usize)>>;
+
 /// A client connection: a socket and a read buffer of not yet decoded bytes.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -220,8 +224,14 @@ impl Conn {
     }
 
     pub(crate) async fn read(&mut self) -> Result<Reply> {
+        self.next(decode).await
+    }
+
+    /// Decodes the next reply with `parse` (a whole reply or `None` for
+    /// "not all here yet", and the bytes it used), reading more as needed.
+    async fn next<T>(&mut self, parse: Parser<T>) -> Result<T> {
         loop {
-            if let Some((reply, used)) = decode(&self.buf[self.start..])? {
+            if let Some((reply, used)) = parse(&self.buf[self.start..])? {
                 self.start += used;
                 if self.start == self.buf.len() {
                     self.buf.clear();
@@ -253,17 +263,7 @@ impl Conn {
 
     /// Reads one reply and returns only its [`Shape`] (see [`skim`]).
     pub(crate) async fn read_shape(&mut self) -> Result<Shape> {
-        loop {
-            if let Some((shape, used)) = skim(&self.buf[self.start..])? {
-                self.start += used;
-                if self.start == self.buf.len() {
-                    self.buf.clear();
-                    self.start = 0;
-                }
-                return Ok(shape);
-            }
-            self.fill().await?;
-        }
+        self.next(skim).await
     }
 
     pub(crate) async fn call(&mut self, args: &[&[u8]]) -> Result<Reply> {
