@@ -221,9 +221,10 @@ bounded() { timeout -k 10 "$LOAD_TIMEOUT" "$@"; }
 # server's CPU time per request (from /proc/PID/stat) as ID-cpu.
 xadd_run() {
     local name=$1 port=$2 id=$3 clients=$4 n=$5 pipeline=$6 size=$7 key=$8 pid=$9 out rps len
-    local value t0 t1
+    local value t0 t1 u0 u1 c0 c1
     value=$(head -c "$size" /dev/zero | tr '\0' 'v')
-    t0=$(cpu_ticks "$pid")
+    client_ticks c0
+    t0=$(cpu_ticks "$pid") u0=$(cpu_user_ticks "$pid")
     if [[ $XADD_TOOL == eddy-load ]]; then
         out=$(bounded "$LOAD" --port "$port" xadd --key "$key" --clients "$clients" --requests "$n" \
             --pipeline "$pipeline" --value-size "$size" 2>&1) && rps=$(kv "$out" rate) || rps=
@@ -232,16 +233,22 @@ xadd_run() {
             --csv XADD "$key" '*' f "$value" 2>/dev/null) || true
         rps=$(sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p' <<<"$out")
     fi
-    t1=$(cpu_ticks "$pid")
+    t1=$(cpu_ticks "$pid") u1=$(cpu_user_ticks "$pid")
+    client_ticks c1
     # redis-benchmark counts error replies as requests: the stream must hold all n entries.
     len=$(call "$port" XLEN "$key" 2>&1) || true
     if [[ -n $rps && $len == "$n" ]]; then
         record "$id" "$name" "$rps"
         record "$id-cpu" "$name" "$(cpu_us_per "$t0" "$t1" "$n")"
-        log "  $name: ${rps%.*}/s, server CPU $(cpu_us_per "$t0" "$t1" "$n") µs/request"
+        record "$id-ucpu" "$name" "$(cpu_us_per "$u0" "$u1" "$n")"
+        record "$id-ccpu" "$name" "$(cpu_us_per "$c0" "$c1" "$n")"
+        log "  $name: ${rps%.*}/s, server CPU $(cpu_us_per "$t0" "$t1" "$n") µs/request" \
+            "($(cpu_us_per "$u0" "$u1" "$n") in user space), client CPU $(cpu_us_per "$c0" "$c1" "$n")"
     else
         record "$id" "$name" fail
         record "$id-cpu" "$name" fail
+        record "$id-ucpu" "$name" fail
+        record "$id-ccpu" "$name" fail
         log "  $name: failed: XLEN $key gave '$(head -c 200 <<<"$len")', expected $n" \
             "(reported rate: '${rps:-none}')"
         failure "$name" "XADD (redis-benchmark), then XLEN $key gave: $len"
@@ -267,6 +274,19 @@ eddy_load_run() {
 count_label() { if (( $1 % 1000000 == 0 )); then echo "$(( $1 / 1000000 ))M"; else echo "$(( $1 / 1000 ))k"; fi; }
 # cpu_ticks PID: user + system CPU time of process PID so far, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+# cpu_user_ticks PID: the user-space part of that (the rest is the kernel's: syscalls, TCP).
+cpu_user_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12}'; }
+# client_ticks VAR: sets VAR to the user + system CPU time of this script's finished
+# children (the load generators), in clock ticks; a load's share is the difference around
+# it. `times` runs in this shell (in a subshell it would see only the subshell's children).
+client_ticks() {
+    times >"$WORK/times"
+    printf -v "$1" '%s' "$(awk -v t="$TICKS_PER_S" 'NR == 2 {
+        n = 0
+        for (i = 1; i <= 2; i++) { split($i, p, /m|s/); n += p[1] * 60 + p[2] }
+        printf "%.0f", n * t
+    }' "$WORK/times")"
+}
 TICKS_PER_S=$(getconf CLK_TCK)
 # cpu_us_per TICKS0 TICKS1 N: server CPU microseconds per request.
 cpu_us_per() { awk -v a="$1" -v b="$2" -v n="$3" -v t="$TICKS_PER_S" 'BEGIN{printf "%.3f", (b-a)*1e6/t/n}'; }
@@ -293,6 +313,10 @@ throughput_block() {
                 id="xadd-$fsync-P$pipeline-$size"
                 figure "$id" "XADD $size B, 50 clients, P$pipeline, $fsync (ops/s)" higher int
                 figure "$id-cpu" "server CPU per XADD, $size B, P$pipeline, $fsync (µs)" lower 2f
+                if ((pipeline == 1)); then
+                    figure "$id-ucpu" "… of which in user space (µs)" lower 2f
+                    figure "$id-ccpu" "client CPU per XADD, $size B, P1, $fsync (µs)" lower 2f
+                fi
                 log "XADD ${size}B P$pipeline $fsync, run $run/$RUNS"
                 for name in "${NAMES[@]}"; do
                     if [[ -z ${port[$name]:-} ]]; then
