@@ -80,14 +80,17 @@ impl Engine {
         &mut self,
         key: &[u8],
         idmp: IdmpConfig,
-    ) -> Result<&mut Stream, Error> {
-        if self.keyspace.get(key).is_none() {
+    ) -> Result<(&mut Stream, bool), Error> {
+        let created = self.keyspace.get(key).is_none();
+        if created {
             let mut s = Stream::default();
             s.idmp_mut().set_config(idmp);
             self.keyspace.insert(key, Value::Stream(s));
         }
-        self.stream_mut(key)?
-            .ok_or_else(|| Error::corrupt("stream vanished"))
+        let stream = self
+            .stream_mut(key)?
+            .ok_or_else(|| Error::corrupt("stream vanished"))?;
+        Ok((stream, created))
     }
 
     fn count(&mut self, bytes: usize) {
@@ -175,10 +178,9 @@ impl Engine {
         if items.len() > Addr::MAX_RUN {
             return Err(Error::BatchTooLarge { max: Addr::MAX_RUN });
         }
-        let created = self.keyspace.get(key).is_none();
         let limits = self.limits;
         let idmp = self.idmp_default;
-        let stream = self.stream_or_create(key, idmp)?;
+        let (stream, created) = self.stream_or_create(key, idmp)?;
         let undo = stream.undo_point();
         let mut pending = Pending::default();
         let mut news: Vec<NewEntry<'_>> = Vec::with_capacity(items.len());
@@ -293,7 +295,6 @@ impl Engine {
             + groups.iter().map(|(_, b)| b.len()).sum::<usize>();
         self.buf = buf;
         let ids: Vec<StreamId> = news.iter().map(|e| e.id).collect();
-        let idmps: Vec<_> = news.iter().map(|e| e.idmp).collect();
         let pos = match written {
             Ok(pos) => pos,
             Err(e) => {
@@ -306,9 +307,9 @@ impl Engine {
             .stream_mut(key)?
             .ok_or_else(|| Error::corrupt("stream vanished"))?;
         stream.settle(pos.0);
-        for (id, idmp) in ids.iter().zip(idmps) {
-            if let Some((pid, iid)) = idmp {
-                stream.idmp_mut().record(pid, iid, *id);
+        for e in &news {
+            if let Some((pid, iid)) = e.idmp {
+                stream.idmp_mut().record(pid, iid, e.id);
             }
         }
         if let Some((effect, _, drop)) = trim_plan {
@@ -386,7 +387,7 @@ impl Engine {
         let key = header.key;
         let feed = self.views.reads(key);
         let mut events: Vec<(StreamId, Vec<FieldPair<'_>>)> = Vec::new();
-        let stream = self.stream_or_create(key, IdmpConfig::default())?;
+        let (stream, _) = self.stream_or_create(key, IdmpConfig::default())?;
         let mut i = 0;
         while let Some(e) = reader.next_entry()? {
             let span = payload

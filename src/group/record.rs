@@ -518,7 +518,7 @@ impl Engine {
             } => {
                 let s = if *mkstream {
                     let idmp = self.idmp_default;
-                    Some(self.stream_or_create(key, idmp)?)
+                    Some(self.stream_or_create(key, idmp)?.0)
                 } else {
                     self.stream_mut(key)?
                 };
