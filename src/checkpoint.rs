@@ -7,6 +7,11 @@
 //! | payload length u64 LE | crc32 u32 LE (over version..length, then payload) | payload
 //! ```
 //!
+//! The payload keeps each stream's block index as one packed byte string
+//! (see [`Blocks`](crate::stream::index::Blocks)), so loading a checkpoint
+//! copies it without decoding it; version 2, where blocks are inline, is
+//! still read.
+//!
 //! This module only reads and writes the file; deciding when to checkpoint
 //! and which segments may then go is the `Store`'s job.
 
@@ -22,7 +27,11 @@ use crate::views::ViewSnap;
 
 const MAGIC: &[u8; 8] = b"EDDYCKPT";
 /// 2: views carry their state and evicted units their record positions.
-const VERSION: u16 = 2;
+/// 3: each stream's blocks are one packed byte string, decoded on first use.
+const VERSION: u16 = 3;
+/// The previous version, still read: its streams hold their blocks inline,
+/// and are decoded in full on load.
+const VERSION_INLINE_BLOCKS: u16 = 2;
 const HEADER: usize = 8 + 2 + 2 + 8 + 8 + 4;
 /// File name inside the store directory.
 pub const FILE_NAME: &str = "checkpoint";
@@ -116,8 +125,10 @@ fn decode(bytes: &[u8]) -> Result<(Snapshot, u64), String> {
         u64::from_le_bytes(b)
     };
     let version = u16_at(8);
-    if version != VERSION {
-        return Err(format!("unsupported version {version}"));
+    if version != VERSION && version != VERSION_INLINE_BLOCKS {
+        return Err(format!(
+            "unsupported version {version} (this build reads {VERSION_INLINE_BLOCKS} and {VERSION})"
+        ));
     }
     let position = u64_at(12);
     let len = u64_at(20);
@@ -137,7 +148,12 @@ fn decode(bytes: &[u8]) -> Result<(Snapshot, u64), String> {
     if crc.finalize() != stored {
         return Err("checksum mismatch".into());
     }
-    let snapshot = postcard::from_bytes(payload).map_err(|e| e.to_string())?;
+    let snapshot = if version == VERSION_INLINE_BLOCKS {
+        crate::stream::index::with_inline_blocks(|| postcard::from_bytes(payload))
+    } else {
+        postcard::from_bytes(payload)
+    }
+    .map_err(|e| e.to_string())?;
     Ok((snapshot, position))
 }
 
