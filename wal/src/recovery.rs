@@ -99,9 +99,10 @@ pub(crate) fn recover(
 
 /// Scans `seg` from `covered_below` when that position falls inside it (the frames
 /// before it are covered by the caller's checkpoint and are checked when read), from
-/// its first record otherwise. A covered position that is not the start of a valid
-/// frame or of the end marker means the checkpoint and the log disagree: the whole
-/// segment is then scanned, so the usual rules decide what is cut or refused.
+/// its first record otherwise. A covered position that is neither the start of a
+/// valid frame nor an end marker followed by zeros only means the checkpoint and the
+/// log disagree (it may fall inside a frame): the whole segment is then scanned, so
+/// the usual rules decide what is cut or refused.
 fn scan_uncovered(seg: &Segment, covered_below: u64) -> Scan {
     let len = seg.file_len();
     let start = (covered_below > seg.base)
@@ -110,8 +111,20 @@ fn scan_uncovered(seg: &Segment, covered_below: u64) -> Scan {
         .and_then(|off| usize::try_from(off).ok());
     if let Some(from) = start {
         let scan = segment::scan(seg.bytes(), from);
-        let bad_at_start = matches!(scan.stop, Stop::Bad { offset, .. } if offset == from);
-        if !bad_at_start {
+        let agrees = match scan.stop {
+            Stop::Bad { offset, .. } => offset != from,
+            // Nothing after the covered position: it must be where the data ends,
+            // not inside a zeroed stretch the log never reached. A frame's last
+            // bytes are rarely all zero, so eight zeros before it send this to the
+            // full scan (at worst a slower open, never a wrong end).
+            Stop::Clean if scan.valid_end == from => {
+                let before = seg.bytes().get(from.saturating_sub(8)..from);
+                before.is_some_and(|b| b.iter().any(|&x| x != 0))
+                    && segment::nonzero_end(seg.bytes(), from) == from
+            }
+            _ => true,
+        };
+        if agrees {
             return scan;
         }
     }
