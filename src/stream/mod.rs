@@ -31,8 +31,7 @@ pub use trim::{Trim, TrimStrategy};
 use crate::error::Error;
 use crate::group::ConsumerGroup;
 use index::{
-    Block, Blocks, Loaded, Pending, RecordCache, first_block_reaching, load_block,
-    load_block_from,
+    Block, Blocks, Loaded, Pending, RecordCache, first_block_reaching, load_block, load_block_from,
 };
 use listpack::NodeSize;
 
