@@ -57,13 +57,19 @@ pub struct SnapshotRef<'a> {
 
 /// Serializes a snapshot covering the log up to `position` (exclusive).
 pub fn encode(snapshot: &SnapshotRef<'_>, position: u64) -> Result<Vec<u8>, Error> {
+    encode_as(snapshot, position, VERSION)
+}
+
+/// [`encode`] with a given version number in the header (tests write the
+/// previous version this way).
+fn encode_as(snapshot: &SnapshotRef<'_>, position: u64, version: u16) -> Result<Vec<u8>, Error> {
     let payload = postcard::to_stdvec(snapshot).map_err(|e| Error::CheckpointInvalid {
         path: PathBuf::new(),
         reason: e.to_string(),
     })?;
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&position.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
@@ -160,6 +166,8 @@ fn decode(bytes: &[u8]) -> Result<(Snapshot, u64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::StreamId;
+    use crate::stream::index::with_inline_blocks;
 
     #[test]
     fn round_trips_and_detects_damage() -> Result<(), Error> {
@@ -186,6 +194,69 @@ mod tests {
             assert!(decode(&bad).is_err(), "flip at {i} accepted");
         }
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        Ok(())
+    }
+
+    /// A version-2 checkpoint (blocks inline) of a multi-block stream with a
+    /// group still opens, answers the same, and is rewritten as version 3.
+    #[test]
+    fn reads_version_2() -> Result<(), Error> {
+        use crate::group::{GroupStart, ReadFrom};
+        use crate::stream::{IdRange, NodeLimits};
+        use crate::{AddArgs, Store, StoreOptions};
+        let dir = tempfile::tempdir().map_err(|source| Error::CheckpointIo {
+            path: PathBuf::from("tmp"),
+            source,
+        })?;
+        let opts = || {
+            let mut o = StoreOptions::default();
+            o.node_limits = NodeLimits {
+                max_bytes: 4096,
+                max_entries: 4,
+            };
+            o.checkpoint_every_records = 0;
+            o.checkpoint_every_bytes = 0;
+            o
+        };
+        let s = Store::open(dir.path(), opts())?;
+        let f: [(&[u8], &[u8]); 1] = [(b"k", b"v")];
+        for _ in 0..50 {
+            s.xadd(b"s", &AddArgs::new(&f))?;
+        }
+        s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
+        s.xreadgroup(b"g", b"c", &[(b"s", ReadFrom::New)], Some(7), false)?;
+        let entries = format!("{:?}", s.xrange(b"s", IdRange::ALL, None)?);
+        let pending = s.xpending_summary(b"s", b"g")?;
+        let bytes = {
+            let eng = s.lock();
+            let views = eng.views.snapshot();
+            let snap = SnapshotRef {
+                keyspace: &eng.keyspace,
+                views: &views,
+            };
+            with_inline_blocks(|| encode_as(&snap, s.log_end(), VERSION_INLINE_BLOCKS))?
+        };
+        s.close()?;
+        write(dir.path(), &bytes)?;
+        let s = Store::open(dir.path(), opts())?;
+        assert_eq!(s.recovery_stats().records_replayed, 0);
+        assert_eq!(
+            format!("{:?}", s.xrange(b"s", IdRange::ALL, None)?),
+            entries
+        );
+        assert_eq!(s.xpending_summary(b"s", b"g")?, pending);
+        s.checkpoint()?;
+        s.close()?;
+        let raw = fs::read(dir.path().join(FILE_NAME)).map_err(|source| Error::CheckpointIo {
+            path: dir.path().into(),
+            source,
+        })?;
+        assert_eq!(u16::from_le_bytes([raw[8], raw[9]]), VERSION);
+        let s = Store::open(dir.path(), opts())?;
+        assert_eq!(
+            format!("{:?}", s.xrange(b"s", IdRange::ALL, None)?),
+            entries
+        );
         Ok(())
     }
 }

@@ -147,6 +147,9 @@ impl From<VecDeque<Block>> for Blocks {
 
 impl Serialize for Blocks {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if INLINE_BLOCKS.get() {
+            return s.collect_seq(self.iter());
+        }
         // Packed bytes are still exact: any change went through `deref_mut`,
         // which drops them.
         if let Some(p) = &self.packed {
@@ -158,13 +161,14 @@ impl Serialize for Blocks {
 }
 
 thread_local! {
-    /// Set while decoding a version-2 checkpoint, whose streams hold their
-    /// blocks inline as a sequence rather than as packed bytes. postcard is
-    /// not self-describing, so the shape must be known before reading.
+    /// Set while decoding (or, in tests, encoding) a version-2 checkpoint,
+    /// whose streams hold their blocks inline as a sequence rather than as
+    /// packed bytes. postcard is not self-describing, so the shape must be
+    /// known before reading.
     static INLINE_BLOCKS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `f` (a checkpoint decode) reading blocks in the version-2 inline form.
+/// Runs `f` (a checkpoint decode) with blocks in the version-2 inline form.
 pub(crate) fn with_inline_blocks<T>(f: impl FnOnce() -> T) -> T {
     struct Reset;
     impl Drop for Reset {
