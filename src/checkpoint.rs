@@ -208,15 +208,14 @@ mod tests {
             path: PathBuf::from("tmp"),
             source,
         })?;
-        let opts = || {
-            let mut o = StoreOptions::default();
-            o.node_limits = NodeLimits {
+        let opts = || StoreOptions {
+            node_limits: NodeLimits {
                 max_bytes: 4096,
                 max_entries: 4,
-            };
-            o.checkpoint_every_records = 0;
-            o.checkpoint_every_bytes = 0;
-            o
+            },
+            checkpoint_every_records: 0,
+            checkpoint_every_bytes: 0,
+            ..StoreOptions::default()
         };
         let s = Store::open(dir.path(), opts())?;
         let f: [(&[u8], &[u8]); 1] = [(b"k", b"v")];
