@@ -95,6 +95,30 @@ impl Blocks {
     pub fn is_packed(&self) -> bool {
         self.packed.is_some() && self.decoded.get().is_none()
     }
+
+    /// The first block's first address. A packed index is not decoded for
+    /// this: its first block comes right after the count, and every
+    /// checkpoint asks (to know which log segments may go).
+    pub fn first_addr(&self) -> Option<Addr> {
+        if let (Some(p), None) = (&self.packed, self.decoded.get())
+            && let Some(first) = first_packed(p)
+        {
+            return first.map(|b| b.first);
+        }
+        self.front().map(|b| b.first)
+    }
+}
+
+/// The first block of packed blocks: `None` if they do not decode (the
+/// caller then decodes them all, which reports it), `Some(None)` if empty.
+fn first_packed(packed: &[u8]) -> Option<Option<Block>> {
+    let (count, rest) = postcard::take_from_bytes::<usize>(packed).ok()?;
+    if count == 0 {
+        return Some(None);
+    }
+    postcard::take_from_bytes::<Block>(rest)
+        .ok()
+        .map(|(b, _)| Some(b))
 }
 
 /// Decodes packed blocks. The bytes passed the checkpoint's CRC and were

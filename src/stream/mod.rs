@@ -210,7 +210,7 @@ impl Stream {
     }
     /// Address of the first indexed entry: the log must be kept from here.
     pub fn first_addr(&self) -> Option<Addr> {
-        self.blocks.front().map(|b| b.first)
+        self.blocks.first_addr()
     }
     pub(crate) fn tail_block(&self) -> Option<&Block> {
         self.blocks.back()
