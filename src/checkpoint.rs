@@ -7,6 +7,11 @@
 //! | payload length u64 LE | crc32 u32 LE (over version..length, then payload) | payload
 //! ```
 //!
+//! The payload keeps each stream's block index as one packed byte string
+//! (see [`Blocks`](crate::stream::index::Blocks)), so loading a checkpoint
+//! copies it without decoding it; version 2, where blocks are inline, is
+//! still read.
+//!
 //! This module only reads and writes the file; deciding when to checkpoint
 //! and which segments may then go is the `Store`'s job.
 
@@ -22,7 +27,11 @@ use crate::views::ViewSnap;
 
 const MAGIC: &[u8; 8] = b"EDDYCKPT";
 /// 2: views carry their state and evicted units their record positions.
-const VERSION: u16 = 2;
+/// 3: each stream's blocks are one packed byte string, decoded on first use.
+const VERSION: u16 = 3;
+/// The previous version, still read: its streams hold their blocks inline,
+/// and are decoded in full on load.
+const VERSION_INLINE_BLOCKS: u16 = 2;
 const HEADER: usize = 8 + 2 + 2 + 8 + 8 + 4;
 /// File name inside the store directory.
 pub const FILE_NAME: &str = "checkpoint";
@@ -48,13 +57,19 @@ pub struct SnapshotRef<'a> {
 
 /// Serializes a snapshot covering the log up to `position` (exclusive).
 pub fn encode(snapshot: &SnapshotRef<'_>, position: u64) -> Result<Vec<u8>, Error> {
+    encode_as(snapshot, position, VERSION)
+}
+
+/// [`encode`] with a given version number in the header (tests write the
+/// previous version this way).
+fn encode_as(snapshot: &SnapshotRef<'_>, position: u64, version: u16) -> Result<Vec<u8>, Error> {
     let payload = postcard::to_stdvec(snapshot).map_err(|e| Error::CheckpointInvalid {
         path: PathBuf::new(),
         reason: e.to_string(),
     })?;
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&position.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
@@ -116,8 +131,10 @@ fn decode(bytes: &[u8]) -> Result<(Snapshot, u64), String> {
         u64::from_le_bytes(b)
     };
     let version = u16_at(8);
-    if version != VERSION {
-        return Err(format!("unsupported version {version}"));
+    if version != VERSION && version != VERSION_INLINE_BLOCKS {
+        return Err(format!(
+            "unsupported version {version} (this build reads {VERSION_INLINE_BLOCKS} and {VERSION})"
+        ));
     }
     let position = u64_at(12);
     let len = u64_at(20);
@@ -137,13 +154,20 @@ fn decode(bytes: &[u8]) -> Result<(Snapshot, u64), String> {
     if crc.finalize() != stored {
         return Err("checksum mismatch".into());
     }
-    let snapshot = postcard::from_bytes(payload).map_err(|e| e.to_string())?;
+    let snapshot = if version == VERSION_INLINE_BLOCKS {
+        crate::stream::index::with_inline_blocks(|| postcard::from_bytes(payload))
+    } else {
+        postcard::from_bytes(payload)
+    }
+    .map_err(|e| e.to_string())?;
     Ok((snapshot, position))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::StreamId;
+    use crate::stream::index::with_inline_blocks;
 
     #[test]
     fn round_trips_and_detects_damage() -> Result<(), Error> {
@@ -170,6 +194,68 @@ mod tests {
             assert!(decode(&bad).is_err(), "flip at {i} accepted");
         }
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        Ok(())
+    }
+
+    /// A version-2 checkpoint (blocks inline) of a multi-block stream with a
+    /// group still opens, answers the same, and is rewritten as version 3.
+    #[test]
+    fn reads_version_2() -> Result<(), Error> {
+        use crate::group::{GroupStart, ReadFrom};
+        use crate::stream::{IdRange, NodeLimits};
+        use crate::{AddArgs, Store, StoreOptions};
+        let dir = tempfile::tempdir().map_err(|source| Error::CheckpointIo {
+            path: PathBuf::from("tmp"),
+            source,
+        })?;
+        let opts = || StoreOptions {
+            node_limits: NodeLimits {
+                max_bytes: 4096,
+                max_entries: 4,
+            },
+            checkpoint_every_records: 0,
+            checkpoint_every_bytes: 0,
+            ..StoreOptions::default()
+        };
+        let s = Store::open(dir.path(), opts())?;
+        let f: [(&[u8], &[u8]); 1] = [(b"k", b"v")];
+        for _ in 0..50 {
+            s.xadd(b"s", &AddArgs::new(&f))?;
+        }
+        s.xgroup_create(b"s", b"g", GroupStart::Id(StreamId::MIN), false, None)?;
+        s.xreadgroup(b"g", b"c", &[(b"s", ReadFrom::New)], Some(7), false)?;
+        let entries = format!("{:?}", s.xrange(b"s", IdRange::ALL, None)?);
+        let pending = s.xpending_summary(b"s", b"g")?;
+        let bytes = {
+            let eng = s.lock();
+            let views = eng.views.snapshot();
+            let snap = SnapshotRef {
+                keyspace: &eng.keyspace,
+                views: &views,
+            };
+            with_inline_blocks(|| encode_as(&snap, s.log_end(), VERSION_INLINE_BLOCKS))?
+        };
+        s.close()?;
+        write(dir.path(), &bytes)?;
+        let s = Store::open(dir.path(), opts())?;
+        assert_eq!(s.recovery_stats().records_replayed, 0);
+        assert_eq!(
+            format!("{:?}", s.xrange(b"s", IdRange::ALL, None)?),
+            entries
+        );
+        assert_eq!(s.xpending_summary(b"s", b"g")?, pending);
+        s.checkpoint()?;
+        s.close()?;
+        let raw = fs::read(dir.path().join(FILE_NAME)).map_err(|source| Error::CheckpointIo {
+            path: dir.path().into(),
+            source,
+        })?;
+        assert_eq!(u16::from_le_bytes([raw[8], raw[9]]), VERSION);
+        let s = Store::open(dir.path(), opts())?;
+        assert_eq!(
+            format!("{:?}", s.xrange(b"s", IdRange::ALL, None)?),
+            entries
+        );
         Ok(())
     }
 }

@@ -67,11 +67,16 @@ impl Store {
             path: dir.clone(),
             source,
         })?;
-        let wal = Arc::new(Wal::open(dir.join("wal"), opts.wal.clone())?);
+        // The checkpoint is read first so that the WAL's recovery need not
+        // scan the segments it covers: opening then reads the log's tail, not
+        // the whole log.
         let (keyspace, views, checkpoint) = match checkpoint::read(&dir)? {
             Some((snap, pos)) => (snap.keyspace, Views::restore(snap.views)?, Some(pos)),
             None => (Keyspace::default(), Views::default(), None),
         };
+        let mut wal_opts = opts.wal.clone();
+        wal_opts.covered_below = checkpoint.unwrap_or(0);
+        let wal = Arc::new(Wal::open(dir.join("wal"), wal_opts)?);
         // Without a checkpoint the log must still hold everything.
         let from = checkpoint.unwrap_or(0);
         if wal.start().0 > from {

@@ -4,11 +4,19 @@
 //!
 //! Entries themselves are never held in memory; a block only knows its
 //! first/last IDs and addresses and its counters.
+//!
+//! A stream's blocks live in [`Blocks`], which a checkpoint stores as one
+//! packed byte string decoded on first use, so that opening a store does
+//! not decode every index before it can serve.
 
-use std::ops::Range;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::ops::{Deref, DerefMut, Range};
+use std::sync::OnceLock;
 
 use eddy_wal::{Position, RecordRef, Wal};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::entry::{Addr, RunReader};
 use super::id::StreamId;
@@ -48,6 +56,179 @@ impl Block {
     /// The block's emulated Redis node size in bytes.
     pub fn node_bytes(&self) -> u64 {
         self.node.bytes(self.live, self.deleted)
+    }
+}
+
+/// A stream's blocks, in ID order: a `VecDeque<Block>` to its users (it
+/// derefs to one), loaded lazily from a checkpoint.
+///
+/// A checkpoint holds the blocks as one byte string (the postcard encoding of
+/// the sequence, see docs/format.md). Loading keeps those bytes as they are;
+/// the first shared borrow decodes them once, the first mutable borrow takes
+/// the decoded blocks over and drops the bytes. A checkpoint written before
+/// any mutable borrow writes the same bytes back without decoding them.
+#[derive(Clone, Debug, Default)]
+pub struct Blocks {
+    /// The blocks, once no packed form is left (always, for a stream built
+    /// in this process).
+    loaded: VecDeque<Block>,
+    /// The blocks as a checkpoint stored them, until the first mutable
+    /// borrow; `loaded` is unused meanwhile.
+    packed: Option<Box<[u8]>>,
+    /// `packed` decoded by a shared borrow.
+    decoded: OnceLock<VecDeque<Block>>,
+}
+
+impl Blocks {
+    /// Heap bytes held: the blocks' capacity, plus the packed form while it
+    /// is kept. Does not decode.
+    pub fn heap_bytes(&self) -> usize {
+        let block = std::mem::size_of::<Block>();
+        match &self.packed {
+            None => self.loaded.capacity() * block,
+            Some(p) => p.len() + self.decoded.get().map_or(0, |d| d.capacity() * block),
+        }
+    }
+
+    /// Whether the blocks are still only in their packed form (never
+    /// borrowed since they were loaded from a checkpoint).
+    pub fn is_packed(&self) -> bool {
+        self.packed.is_some() && self.decoded.get().is_none()
+    }
+
+    /// The first block's first address. A packed index is not decoded for
+    /// this: its first block comes right after the count, and every
+    /// checkpoint asks (to know which log segments may go).
+    pub fn first_addr(&self) -> Option<Addr> {
+        if let (Some(p), None) = (&self.packed, self.decoded.get())
+            && let Some(first) = first_packed(p)
+        {
+            return first.map(|b| b.first);
+        }
+        self.front().map(|b| b.first)
+    }
+}
+
+/// The first block of packed blocks: `None` if they do not decode (the
+/// caller then decodes them all, which reports it), `Some(None)` if empty.
+fn first_packed(packed: &[u8]) -> Option<Option<Block>> {
+    let (count, rest) = postcard::take_from_bytes::<usize>(packed).ok()?;
+    if count == 0 {
+        return Some(None);
+    }
+    postcard::take_from_bytes::<Block>(rest)
+        .ok()
+        .map(|(b, _)| Some(b))
+}
+
+/// Decodes packed blocks. The bytes passed the checkpoint's CRC and were
+/// written by this version's encoder, so a failure is a bug, not damage on
+/// disk; it is reported and leaves the stream without blocks (its reads then
+/// fail as corrupt) rather than stopping the process.
+fn unpack(packed: &[u8]) -> VecDeque<Block> {
+    postcard::from_bytes(packed).unwrap_or_else(|e| {
+        tracing::error!("A stream's block index from the checkpoint does not decode: {e}");
+        VecDeque::new()
+    })
+}
+
+impl Deref for Blocks {
+    type Target = VecDeque<Block>;
+    fn deref(&self) -> &VecDeque<Block> {
+        match &self.packed {
+            None => &self.loaded,
+            Some(p) => self.decoded.get_or_init(|| unpack(p)),
+        }
+    }
+}
+
+impl DerefMut for Blocks {
+    fn deref_mut(&mut self) -> &mut VecDeque<Block> {
+        if let Some(p) = self.packed.take() {
+            self.loaded = self.decoded.take().unwrap_or_else(|| unpack(&p));
+        }
+        &mut self.loaded
+    }
+}
+
+impl<'a> IntoIterator for &'a Blocks {
+    type Item = &'a Block;
+    type IntoIter = std::collections::vec_deque::Iter<'a, Block>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl From<VecDeque<Block>> for Blocks {
+    fn from(loaded: VecDeque<Block>) -> Blocks {
+        Blocks {
+            loaded,
+            packed: None,
+            decoded: OnceLock::new(),
+        }
+    }
+}
+
+impl Serialize for Blocks {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if INLINE_BLOCKS.get() {
+            return s.collect_seq(self.iter());
+        }
+        // Packed bytes are still exact: any change went through `deref_mut`,
+        // which drops them.
+        if let Some(p) = &self.packed {
+            return s.serialize_bytes(p);
+        }
+        let bytes = postcard::to_stdvec(&self.loaded).map_err(serde::ser::Error::custom)?;
+        s.serialize_bytes(&bytes)
+    }
+}
+
+thread_local! {
+    /// Set while decoding (or, in tests, encoding) a version-2 checkpoint,
+    /// whose streams hold their blocks inline as a sequence rather than as
+    /// packed bytes. postcard is not self-describing, so the shape must be
+    /// known before reading.
+    static INLINE_BLOCKS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a checkpoint decode) with blocks in the version-2 inline form.
+pub(crate) fn with_inline_blocks<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            INLINE_BLOCKS.set(false);
+        }
+    }
+    INLINE_BLOCKS.set(true);
+    let _reset = Reset;
+    f()
+}
+
+impl<'de> Deserialize<'de> for Blocks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Blocks, D::Error> {
+        if INLINE_BLOCKS.get() {
+            return VecDeque::<Block>::deserialize(d).map(Blocks::from);
+        }
+        struct Packed;
+        impl serde::de::Visitor<'_> for Packed {
+            type Value = Box<[u8]>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the packed blocks of a stream")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Box<[u8]>, E> {
+                Ok(v.into())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Box<[u8]>, E> {
+                Ok(v.into_boxed_slice())
+            }
+        }
+        let packed = d.deserialize_byte_buf(Packed)?;
+        Ok(Blocks {
+            loaded: VecDeque::new(),
+            packed: Some(packed),
+            decoded: OnceLock::new(),
+        })
     }
 }
 
@@ -333,6 +514,6 @@ pub fn field_names(wal: &Wal, addr: Addr) -> Result<Vec<Box<[u8]>>, Error> {
 
 /// Index of the first block whose last ID is `>= id` (blocks are ordered
 /// and do not overlap).
-pub fn first_block_reaching(blocks: &std::collections::VecDeque<Block>, id: StreamId) -> usize {
+pub fn first_block_reaching(blocks: &VecDeque<Block>, id: StreamId) -> usize {
     blocks.partition_point(|b| b.last_id < id)
 }

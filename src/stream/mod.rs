@@ -16,7 +16,7 @@ pub mod listpack;
 pub mod range;
 pub mod trim;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use eddy_wal::Wal;
@@ -31,7 +31,7 @@ pub use trim::{Trim, TrimStrategy};
 use crate::error::Error;
 use crate::group::ConsumerGroup;
 use index::{
-    Block, Loaded, Pending, RecordCache, first_block_reaching, load_block, load_block_from,
+    Block, Blocks, Loaded, Pending, RecordCache, first_block_reaching, load_block, load_block_from,
 };
 use listpack::NodeSize;
 
@@ -64,7 +64,7 @@ pub(crate) struct Master {
 /// In-memory state of one stream.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Stream {
-    blocks: VecDeque<Block>,
+    blocks: Blocks,
     length: u64,
     last_id: StreamId,
     first_id: StreamId,
@@ -210,7 +210,7 @@ impl Stream {
     }
     /// Address of the first indexed entry: the log must be kept from here.
     pub fn first_addr(&self) -> Option<Addr> {
-        self.blocks.front().map(|b| b.first)
+        self.blocks.first_addr()
     }
     pub(crate) fn tail_block(&self) -> Option<&Block> {
         self.blocks.back()
@@ -225,7 +225,7 @@ impl Stream {
     /// Heap bytes held by this stream's index and its consumer groups (an
     /// estimate for `INFO memory` and maxmemory accounting).
     pub fn index_bytes(&self) -> usize {
-        self.blocks.capacity() * std::mem::size_of::<Block>()
+        self.blocks.heap_bytes()
             + self.tombstones.len() * (std::mem::size_of::<StreamId>() + 8)
             + self
                 .groups

@@ -134,6 +134,13 @@ pub struct Options {
     pub fsync: FsyncPolicy,
     /// What recovery may cut (default `Strict`).
     pub recovery: RecoveryMode,
+    /// Log position below which the caller already holds what the records say (a
+    /// checkpoint covers them; default 0). `Strict` recovery does not scan a segment
+    /// that is followed by another one starting at or below this position: its end is
+    /// the next segment's base, so opening reads only the tail of a long log. Its
+    /// records are still CRC-checked whenever they are read. `Tolerant` recovery
+    /// ignores this, as it must find every cut.
+    pub covered_below: u64,
     /// The file-system seam (default the real file system).
     pub io: Arc<dyn Io>,
 }
@@ -151,6 +158,7 @@ impl Default for Options {
             segment_size: DEFAULT_SEGMENT_SIZE,
             fsync: FsyncPolicy::default(),
             recovery: RecoveryMode::default(),
+            covered_below: 0,
             io: Arc::new(RealIo),
         }
     }

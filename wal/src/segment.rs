@@ -352,7 +352,9 @@ pub(crate) fn nonzero_end(bytes: &[u8], from: usize) -> usize {
     while end > 0 {
         let start = end.saturating_sub(CHUNK);
         let chunk = &tail[start..end];
-        if chunk.iter().any(|&b| b != 0) {
+        // An OR over the whole chunk has no early exit and so vectorizes; it is
+        // much faster than `any` on the long zero tails recovery checks.
+        if chunk.iter().fold(0u8, |acc, &b| acc | b) != 0 {
             let last = chunk.iter().rposition(|&b| b != 0).unwrap_or(0);
             return from + start + last + 1;
         }

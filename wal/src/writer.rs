@@ -139,8 +139,13 @@ impl Wal {
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path, e)),
         }
 
-        let (segments, report) =
-            recovery::recover(&dir, &*opts.io, opts.segment_size, opts.recovery)?;
+        let (segments, report) = recovery::recover(
+            &dir,
+            &*opts.io,
+            opts.segment_size,
+            opts.recovery,
+            opts.covered_below,
+        )?;
         let active = segments.last().cloned().ok_or_else(|| {
             Error::io(
                 "recover",
