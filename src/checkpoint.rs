@@ -22,7 +22,8 @@ use crate::views::ViewSnap;
 
 const MAGIC: &[u8; 8] = b"EDDYCKPT";
 /// 2: views carry their state and evicted units their record positions.
-const VERSION: u16 = 2;
+/// 3: stream blocks carry their hints (sub-positions).
+const VERSION: u16 = 3;
 const HEADER: usize = 8 + 2 + 2 + 8 + 8 + 4;
 /// File name inside the store directory.
 pub const FILE_NAME: &str = "checkpoint";

@@ -10,7 +10,7 @@ use std::ops::Range;
 use eddy_wal::{Position, RecordRef, Wal};
 use serde::{Deserialize, Serialize};
 
-use super::entry::{Addr, RunReader};
+use super::entry::{Addr, RunEntry, RunReader};
 use super::id::StreamId;
 use super::listpack::NodeSize;
 use crate::error::Error;
@@ -38,6 +38,8 @@ pub struct Block {
     /// Byte offset of the first entry inside its record's payload, so a
     /// block starting mid-run is read without decoding the run's head.
     pub first_off: u32,
+    /// Where to start reading forward to reach an entry deep in the block.
+    pub hints: Hints,
 }
 
 impl Block {
@@ -48,6 +50,112 @@ impl Block {
     /// The block's emulated Redis node size in bytes.
     pub fn node_bytes(&self) -> u64 {
         self.node.bytes(self.live, self.deleted)
+    }
+}
+
+/// Hint slots per block.
+const HINTS: usize = 7;
+/// Entries between hints while a block is young: with Redis's default of
+/// 100 entries per node, the seven hints split a full block in eight.
+const BASE_STRIDE: u64 = 13;
+
+/// Sub-positions of a block: the log positions of the records holding
+/// entries `stride`, `2 * stride`, ... of the block (deleted ones counted),
+/// so a range starting deep in a block reads forward from the nearest one
+/// instead of from the block's first or last entry.
+///
+/// Each position is stored as its distance from the one before (the first
+/// from the block's first record) in a `u16`; a distance that does not fit,
+/// or that is not known yet (the record is still pending), is stored as 0,
+/// which makes the hint fall back to the position before it: always a
+/// record of the block, only an earlier one. When a block outgrows its
+/// hints, the stride doubles and every other hint is kept, so any block
+/// size is covered with the same 15 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hints {
+    deltas: [u16; HINTS],
+    /// The stride is `BASE_STRIDE << shift`.
+    shift: u8,
+}
+
+impl Hints {
+    /// Entries between hints.
+    pub fn stride(&self) -> u64 {
+        BASE_STRIDE << self.shift.min(40)
+    }
+
+    /// Positions of the hint records, hint `k` (1-based) at index `k - 1`;
+    /// `first` is the position of the block's first record.
+    pub fn positions(&self, first: u64) -> [u64; HINTS] {
+        let mut out = [first; HINTS];
+        let mut at = first;
+        for (o, d) in out.iter_mut().zip(self.deltas) {
+            at += u64::from(d);
+            *o = at;
+        }
+        out
+    }
+
+    /// Stores `positions` (non-decreasing, none below `first`) as deltas.
+    fn encode(&mut self, first: u64, positions: &[u64; HINTS]) {
+        let mut base = first;
+        for (d, &p) in self.deltas.iter_mut().zip(positions) {
+            *d = match u16::try_from(p.saturating_sub(base)) {
+                Ok(v) => {
+                    base += u64::from(v);
+                    v
+                }
+                Err(_) => 0,
+            };
+        }
+    }
+
+    /// Records that entry `n` of the block (0-based, deleted ones counted)
+    /// lives in the record at `pos` (`None` while the record is pending:
+    /// [`Hints::settle`] fills it in). `first` is the block's first record.
+    pub fn note(&mut self, n: u64, pos: Option<u64>, first: u64) {
+        if n == 0 {
+            return;
+        }
+        while n / self.stride() > HINTS as u64 && self.shift < 40 {
+            // Keep hints 2, 4, 6: they sit at multiples of the doubled
+            // stride. The ones after them are not known yet: they repeat
+            // the last kept position (zero deltas).
+            let old = self.positions(first);
+            let keep = HINTS / 2;
+            let mut kept = [first; HINTS];
+            for j in 0..HINTS {
+                kept[j] = old[2 * j.min(keep - 1) + 1];
+            }
+            self.shift += 1;
+            self.encode(first, &kept);
+        }
+        let stride = self.stride();
+        if n % stride != 0 {
+            return;
+        }
+        let k = (n / stride) as usize;
+        if k == 0 || k > HINTS {
+            return;
+        }
+        // Hints after k are not set yet (zero deltas), so setting k and
+        // everything after it to `pos` changes only k.
+        let mut positions = self.positions(first);
+        for p in positions.iter_mut().skip(k - 1) {
+            *p = pos.unwrap_or(*p);
+        }
+        self.encode(first, &positions);
+    }
+
+    /// Fills in the hints of entries `from_n..entries` of the block, which a
+    /// just-written record at `pos` holds.
+    pub fn settle(&mut self, from_n: u64, entries: u64, pos: u64, first: u64) {
+        let stride = self.stride();
+        let mut n = from_n.div_ceil(stride).max(1) * stride;
+        while n < entries {
+            self.note(n, Some(pos), first);
+            n += stride;
+        }
     }
 }
 
@@ -210,19 +318,171 @@ pub fn forward_is_cheaper(b: &Block, from: StreamId, want: usize) -> bool {
         return false;
     }
     let entries = b.entries() as f64;
-    let frac = if from <= b.first_id {
+    let before = entries * fraction_below(b, from);
+    before + (want as f64) < entries - before
+}
+
+/// The estimated fraction of `b`'s entries below `from`, by interpolating
+/// IDs (milliseconds, or sequence numbers inside one millisecond).
+fn fraction_below(b: &Block, from: StreamId) -> f64 {
+    if from <= b.first_id {
         0.0
     } else if from > b.last_id {
         1.0
     } else if b.last_id.ms > b.first_id.ms {
         (from.ms - b.first_id.ms) as f64 / (b.last_id.ms - b.first_id.ms) as f64
     } else {
-        // Same millisecond: the sequence numbers tell.
         (from.seq - b.first_id.seq) as f64
             / (b.last_id.seq.saturating_sub(b.first_id.seq)).max(1) as f64
+    }
+}
+
+/// The hint record to start a forward read of `b` from so as to reach
+/// `from`: the latest one whose first entry is at or below `from`. The hint
+/// is guessed by interpolating IDs, then read; while its first entry is
+/// above `from`, the one before it is tried. `None`: start at the block's
+/// first entry (no hint fits, or a hint record does not look like one).
+pub fn hint_start(wal: &Wal, b: &Block, from: StreamId) -> Result<Option<RecordRef>, Error> {
+    if b.first.is_pending() || b.last.is_pending() || from <= b.first_id {
+        return Ok(None);
+    }
+    let stride = b.hints.stride();
+    let entries = b.entries();
+    let guess = (fraction_below(b, from) * entries as f64) as u64;
+    let top = (entries.saturating_sub(1) / stride).min(HINTS as u64) as usize;
+    let mut k = ((guess / stride) as usize).min(top);
+    let first = b.first.pos();
+    let positions = b.hints.positions(first);
+    let mut above = u64::MAX;
+    while k > 0 {
+        let pos = positions[k - 1];
+        k -= 1;
+        if pos <= first {
+            return Ok(None);
+        }
+        if pos >= above {
+            continue;
+        }
+        let rec = wal.read_at(Position(pos))?;
+        if rec.kind() != kind::XADD {
+            return Ok(None);
+        }
+        let (header, mut run) = RunReader::new(rec.payload())?;
+        let Some(e) = run.next_entry()? else {
+            return Ok(None);
+        };
+        if header.prev.is_none_or(|p| p.pos() >= pos) || e.id <= b.first_id || e.id > b.last_id {
+            return Ok(None);
+        }
+        if e.id <= from {
+            return Ok(Some(rec));
+        }
+        above = pos;
+    }
+    Ok(None)
+}
+
+/// Reads `b` forward in ID order, from the hint record `start` (see
+/// [`hint_start`]) or else from the block's first entry, handing each entry
+/// and its record to `visit` until `visit` returns `true`. The records of a
+/// block lie between its first and last addresses in the log, and each
+/// names the entry before it (`prev`), so a record belongs to the block
+/// exactly when its `prev` is the last entry handed out; records of other
+/// streams in between are passed over. Every record is CRC-checked by the
+/// WAL as it is read.
+///
+/// Returns `Some(true)` if `visit` stopped the read, `Some(false)` at the
+/// block's end, and `None` (the caller reads the block another way, the
+/// back-chain walk being the authority on corruption) when more than
+/// `budget` records were visited or the chain does not line up.
+pub fn scan_forward(
+    wal: &Wal,
+    b: &Block,
+    start: Option<RecordRef>,
+    budget: usize,
+    mut visit: impl FnMut(&RecordRef, RunEntry<'_>) -> Result<bool, Error>,
+) -> Result<Option<bool>, Error> {
+    if b.first.is_pending() || b.last.is_pending() {
+        return Ok(None);
+    }
+    let (first_pos, last_pos) = (b.first.pos(), b.last.pos());
+    let hinted = start.is_some();
+    let (mut rec, mut reader) = match start {
+        Some(r) => {
+            let next = r.next_position();
+            (r, wal.reader(next))
+        }
+        None => {
+            let mut reader = wal.reader(Position(first_pos));
+            match reader.next()? {
+                Some(r) => (r, reader),
+                None => return Ok(None),
+            }
+        }
     };
-    let before = entries * frac;
-    before + (want as f64) < entries - before
+    let mut visited = 0usize;
+    let mut tail: Option<Addr> = None;
+    loop {
+        let pos = rec.position().0;
+        if pos > last_pos || visited >= budget {
+            return Ok(None);
+        }
+        visited += 1;
+        if rec.kind() == kind::XADD {
+            let payload = rec.payload();
+            let (header, mut run) = RunReader::new(payload)?;
+            let lo = match tail {
+                None if pos == first_pos => {
+                    if b.first.idx() > 0 {
+                        run = RunReader::resume(
+                            payload,
+                            b.first_off as usize,
+                            b.first_id.ms,
+                            header.count.saturating_sub(b.first.idx()),
+                        );
+                    }
+                    Some(b.first.idx())
+                }
+                // A hint record holds entries of the block from its first.
+                None if hinted && header.prev.is_some() => Some(0),
+                None => return Ok(None),
+                Some(t) if header.prev == Some(t) => Some(0),
+                Some(_) => None,
+            };
+            if let Some(lo) = lo {
+                let hi = if pos == last_pos {
+                    b.last.idx()
+                } else {
+                    header.count.saturating_sub(1)
+                };
+                if hi < lo {
+                    return Ok(None);
+                }
+                for idx in lo..=hi {
+                    let Some(e) = run.next_entry()? else {
+                        return Ok(None);
+                    };
+                    if tail.is_none() && !hinted && e.id != b.first_id {
+                        return Ok(None);
+                    }
+                    if pos == last_pos && idx == hi && e.id != b.last_id {
+                        return Ok(None);
+                    }
+                    tail = Some(Addr::new(pos, idx));
+                    if visit(&rec, e)? {
+                        return Ok(Some(true));
+                    }
+                }
+                if pos == last_pos {
+                    return Ok(Some(false));
+                }
+            }
+        }
+        rec = match reader.next()? {
+            Some(r) => r,
+            None => return Ok(None),
+        };
+    }
 }
 
 /// Reads the entries of `b` forward from its first one, in ID order, until
