@@ -325,16 +325,7 @@ pub fn forward_is_cheaper(b: &Block, from: StreamId, want: usize) -> bool {
 /// The estimated fraction of `b`'s entries below `from`, by interpolating
 /// IDs (milliseconds, or sequence numbers inside one millisecond).
 fn fraction_below(b: &Block, from: StreamId) -> f64 {
-    if from <= b.first_id {
-        0.0
-    } else if from > b.last_id {
-        1.0
-    } else if b.last_id.ms > b.first_id.ms {
-        (from.ms - b.first_id.ms) as f64 / (b.last_id.ms - b.first_id.ms) as f64
-    } else {
-        (from.seq - b.first_id.seq) as f64
-            / (b.last_id.seq.saturating_sub(b.first_id.seq)).max(1) as f64
-    }
+    interpolate(b.first_id, b.last_id, from)
 }
 
 /// The hint record to start a forward read of `b` from so as to reach
@@ -592,7 +583,45 @@ pub fn field_names(wal: &Wal, addr: Addr) -> Result<Vec<Box<[u8]>>, Error> {
 }
 
 /// Index of the first block whose last ID is `>= id` (blocks are ordered
-/// and do not overlap).
+/// and do not overlap). IDs usually grow evenly, so the block is first
+/// guessed by interpolation and its neighbour checked, which touches two
+/// blocks instead of the dozen cache lines of a binary search over a long
+/// stream; an uneven stream falls back to the binary search.
 pub fn first_block_reaching(blocks: &std::collections::VecDeque<Block>, id: StreamId) -> usize {
+    let n = blocks.len();
+    let (Some(head), Some(tail)) = (blocks.front(), blocks.back()) else {
+        return 0;
+    };
+    if id <= head.last_id {
+        return 0;
+    }
+    if id > tail.last_id {
+        return n;
+    }
+    // The answer is in 1..n: block 0 ends below `id`, the last one reaches it.
+    let reaches = |i: usize| blocks.get(i).is_some_and(|b| b.last_id >= id);
+    let guess =
+        ((interpolate(head.last_id, tail.last_id, id) * (n - 1) as f64) as usize).clamp(1, n - 1);
+    if reaches(guess) {
+        if !reaches(guess - 1) {
+            return guess;
+        }
+    } else if reaches(guess + 1) {
+        return guess + 1;
+    }
     blocks.partition_point(|b| b.last_id < id)
+}
+
+/// Where `x` falls between `a` and `z` (`a < x <= z`), from 0 to 1, by
+/// milliseconds, or by sequence numbers inside one millisecond.
+fn interpolate(a: StreamId, z: StreamId, x: StreamId) -> f64 {
+    if x <= a {
+        0.0
+    } else if x >= z {
+        1.0
+    } else if z.ms > a.ms {
+        (x.ms - a.ms) as f64 / (z.ms - a.ms) as f64
+    } else {
+        (x.seq - a.seq) as f64 / (z.seq.saturating_sub(a.seq)).max(1) as f64
+    }
 }
