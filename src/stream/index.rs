@@ -131,7 +131,7 @@ impl Hints {
             self.encode(first, &kept);
         }
         let stride = self.stride();
-        if n % stride != 0 {
+        if !n.is_multiple_of(stride) {
             return;
         }
         let k = (n / stride) as usize;
@@ -623,5 +623,80 @@ fn interpolate(a: StreamId, z: StreamId, x: StreamId) -> f64 {
         (x.ms - a.ms) as f64 / (z.ms - a.ms) as f64
     } else {
         (x.seq - a.seq) as f64 / (z.seq.saturating_sub(a.seq)).max(1) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hints of a block whose entry `n` lives at `first + spacing * n`.
+    fn hinted(entries: u64, first: u64, spacing: u64) -> Hints {
+        let mut h = Hints::default();
+        for n in 1..entries {
+            h.note(n, Some(first + spacing * n), first);
+        }
+        h
+    }
+
+    #[test]
+    fn hints_sit_on_multiples_of_the_stride() {
+        let h = hinted(100, 1000, 100);
+        assert_eq!(h.stride(), 13);
+        let want: Vec<u64> = (1..=7).map(|k| 1000 + 100 * 13 * k).collect();
+        assert_eq!(h.positions(1000).to_vec(), want);
+    }
+
+    #[test]
+    fn a_block_outgrowing_its_hints_doubles_the_stride() {
+        for entries in [105, 200, 300, 1000, 5000] {
+            let h = hinted(entries, 7, 3);
+            let stride = h.stride();
+            assert!(
+                stride * 8 > entries - 1,
+                "{entries} entries, stride {stride}"
+            );
+            for (k, p) in h.positions(7).iter().enumerate() {
+                let n = stride * (k as u64 + 1);
+                // Hints past the block's end repeat the last one set.
+                let n = n.min((entries - 1) / stride * stride);
+                assert_eq!(*p, 7 + 3 * n, "{entries} entries, hint {}", k + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn distances_too_long_for_a_hint_fall_back_to_the_one_before() {
+        // 13 entries of 6000 bytes: 78,000 bytes between hints.
+        let h = hinted(100, 0, 6000);
+        assert_eq!(h.positions(0), [0; HINTS]);
+        // Alternating short and long gaps: only reachable hints are kept.
+        let mut h = Hints::default();
+        let mut pos = 0;
+        for n in 1..100 {
+            pos += if (n / 13) % 2 == 0 { 10 } else { 6000 };
+            h.note(n, Some(pos), 0);
+        }
+        for (k, p) in h.positions(0).iter().enumerate() {
+            assert!(*p <= 13 * 6000 * (k as u64 + 1), "hint {} at {p}", k + 1);
+        }
+    }
+
+    #[test]
+    fn pending_hints_are_settled_later() {
+        let mut h = hinted(30, 0, 10);
+        for n in 30..60 {
+            h.note(n, None, 0);
+        }
+        assert_eq!(h.positions(0)[2], 260, "hint 3 not known yet");
+        h.settle(30, 60, 5000, 0);
+        assert_eq!(h.positions(0)[..4].to_vec(), vec![130, 260, 5000, 5000]);
+        assert_eq!(h, {
+            let mut g = hinted(30, 0, 10);
+            for n in 30..60 {
+                g.note(n, Some(5000), 0);
+            }
+            g
+        });
     }
 }
