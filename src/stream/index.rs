@@ -328,32 +328,35 @@ fn fraction_below(b: &Block, from: StreamId) -> f64 {
     interpolate(b.first_id, b.last_id, from)
 }
 
-/// The hint record to start a forward read of `b` from so as to reach
-/// `from`: the latest one whose first entry is at or below `from`. The hint
-/// is guessed by interpolating IDs, then read; while its first entry is
-/// above `from`, the one before it is tried. `None`: start at the block's
-/// first entry (no hint fits, or a hint record does not look like one).
-pub fn hint_start(wal: &Wal, b: &Block, from: StreamId) -> Result<Option<RecordRef>, Error> {
+/// Where a forward read of a block should start to reach an ID.
+#[derive(Debug)]
+pub enum Start {
+    /// At this hint record (its first entry is at or below the ID).
+    Hint(RecordRef),
+    /// At the block's first entry: the first hint is already above the ID.
+    First,
+    /// No hint helps; where the ID falls is only estimated.
+    Unknown,
+}
+
+/// Where to start a forward read of `b` to reach `from`: the latest hint
+/// record whose first entry is at or below `from`. The hint is guessed by
+/// interpolating IDs and read; while its first entry is above `from`, the
+/// one before it is tried. When the block's IDs crowd into few milliseconds
+/// the guess is coarse, so later hints are also tried while their first
+/// entry is still at or below `from`. A hint record that does not look like
+/// one gives [`Start::Unknown`].
+pub fn hint_start(wal: &Wal, b: &Block, from: StreamId) -> Result<Start, Error> {
     if b.first.is_pending() || b.last.is_pending() || from <= b.first_id {
-        return Ok(None);
+        return Ok(Start::Unknown);
     }
     let stride = b.hints.stride();
     let entries = b.entries();
-    let guess = (fraction_below(b, from) * entries as f64) as u64;
     let top = (entries.saturating_sub(1) / stride).min(HINTS as u64) as usize;
-    let mut k = ((guess / stride) as usize).min(top);
     let first = b.first.pos();
     let positions = b.hints.positions(first);
-    let mut above = u64::MAX;
-    while k > 0 {
-        let pos = positions[k - 1];
-        k -= 1;
-        if pos <= first {
-            return Ok(None);
-        }
-        if pos >= above {
-            continue;
-        }
+    // The first entry of the hint record at `pos`, if it is one.
+    let probe = |pos: u64| -> Result<Option<(StreamId, RecordRef)>, Error> {
         let rec = wal.read_at(Position(pos))?;
         if rec.kind() != kind::XADD {
             return Ok(None);
@@ -365,12 +368,50 @@ pub fn hint_start(wal: &Wal, b: &Block, from: StreamId) -> Result<Option<RecordR
         if header.prev.is_none_or(|p| p.pos() >= pos) || e.id <= b.first_id || e.id > b.last_id {
             return Ok(None);
         }
-        if e.id <= from {
-            return Ok(Some(rec));
+        Ok(Some((e.id, rec)))
+    };
+    let guess = (fraction_below(b, from) * entries as f64) as u64;
+    let mut k = ((guess / stride) as usize).min(top);
+    let mut above = u64::MAX;
+    let mut found = None;
+    while k > 0 {
+        let pos = positions[k - 1];
+        if pos <= first {
+            return Ok(Start::Unknown);
         }
-        above = pos;
+        if pos < above {
+            let Some((id, rec)) = probe(pos)? else {
+                return Ok(Start::Unknown);
+            };
+            if id <= from {
+                found = Some(rec);
+                break;
+            }
+            above = pos;
+        }
+        k -= 1;
     }
-    Ok(None)
+    let Some(mut rec) = found else {
+        return Ok(if above == u64::MAX {
+            Start::Unknown
+        } else {
+            Start::First
+        });
+    };
+    let coarse = b.first_id.ms != b.last_id.ms && b.last_id.ms - b.first_id.ms < entries - 1;
+    if coarse {
+        while k < top {
+            let pos = positions[k];
+            if pos > rec.position().0 {
+                match probe(pos)? {
+                    Some((id, next)) if id <= from => rec = next,
+                    _ => break,
+                }
+            }
+            k += 1;
+        }
+    }
+    Ok(Start::Hint(rec))
 }
 
 /// Reads `b` forward in ID order, from the hint record `start` (see

@@ -6,7 +6,7 @@ use eddy_wal::Wal;
 
 use super::id::{IdRange, StreamId};
 use super::index::{
-    Block, Loaded, RecordCache, first_block_reaching, forward_is_cheaper, hint_start,
+    Block, Loaded, RecordCache, Start, first_block_reaching, forward_is_cheaper, hint_start,
     scan_block_forward, scan_forward,
 };
 use super::{Entry, Stream};
@@ -66,11 +66,16 @@ impl Stream {
         out: &mut Vec<Entry>,
     ) -> Result<Option<bool>, Error> {
         let want = limit.saturating_sub(out.len());
-        let start = hint_start(wal, b, range.start)?;
-        if start.is_none() && range.start > b.first_id && !forward_is_cheaper(b, range.start, want)
-        {
-            return Ok(None);
-        }
+        let start = match hint_start(wal, b, range.start)? {
+            Start::Hint(rec) => Some(rec),
+            Start::First => None,
+            Start::Unknown => {
+                if range.start > b.first_id && !forward_is_cheaper(b, range.start, want) {
+                    return Ok(None);
+                }
+                None
+            }
+        };
         // A single-stream log never needs more than the block's records;
         // the margin lets a few other streams' records in between pass.
         let stride = usize::try_from(b.hints.stride()).unwrap_or(usize::MAX);
