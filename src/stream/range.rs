@@ -22,7 +22,8 @@ impl Stream {
         count: Option<usize>,
     ) -> Result<Vec<Entry>, Error> {
         let limit = count.unwrap_or(usize::MAX);
-        let mut out = Vec::new();
+        // A COUNT sizes the result once (bounded: COUNT may be huge).
+        let mut out = Vec::with_capacity(limit.min(128));
         let mut cache = RecordCache::default();
         if limit == 0 || range.start > range.end {
             return Ok(out);
