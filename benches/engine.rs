@@ -303,6 +303,10 @@ fn ranges(c: &mut Criterion) {
             black_box(s.xrange(seq, r, Some(10)).expect("range"))
         })
     });
+    // XREVRANGE key + - COUNT 10: the newest entries, from the tail block.
+    g.bench_function("xrevrange_count10_newest_seq_ids", |b| {
+        b.iter(|| black_box(s.xrevrange(seq, IdRange::ALL, Some(10)).expect("range")))
+    });
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
     g.bench_function("xrange_full_100k", |b| {
