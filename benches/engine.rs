@@ -285,6 +285,28 @@ fn ranges(c: &mut Criterion) {
             black_box(s.xrange(singles, r, Some(10)).expect("range"))
         })
     });
+    // The server load of the side-by-side benchmark: one entry per record,
+    // IDs `1-0`, `2-0`, ... (`eddy-load fill --seq-ids`).
+    let seq = b"seq";
+    for k in 1..=n {
+        let id = IdSpec::Explicit(StreamId::new(k, 0));
+        s.xadd(seq, &AddArgs::new(&FIELDS).id(id)).expect("append");
+    }
+    let mut k = 0u64;
+    g.bench_function("xrange_count10_random_start_seq_ids", |b| {
+        b.iter(|| {
+            k = (k * 7919 + 13) % (n - 10);
+            let r = IdRange {
+                start: StreamId::new(k + 1, 0),
+                end: StreamId::MAX,
+            };
+            black_box(s.xrange(seq, r, Some(10)).expect("range"))
+        })
+    });
+    // XREVRANGE key + - COUNT 10: the newest entries, from the tail block.
+    g.bench_function("xrevrange_count10_newest_seq_ids", |b| {
+        b.iter(|| black_box(s.xrevrange(seq, IdRange::ALL, Some(10)).expect("range")))
+    });
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
     g.bench_function("xrange_full_100k", |b| {

@@ -27,7 +27,8 @@ use crate::views::ViewSnap;
 
 const MAGIC: &[u8; 8] = b"EDDYCKPT";
 /// 2: views carry their state and evicted units their record positions.
-/// 3: each stream's blocks are one packed byte string, decoded on first use.
+/// 3: each stream's blocks are one packed byte string, decoded on first use,
+/// and every block carries its hints (sub-positions).
 const VERSION: u16 = 3;
 /// The previous version, still read: its streams hold their blocks inline,
 /// and are decoded in full on load.

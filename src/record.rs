@@ -294,6 +294,7 @@ impl<'a> Cursor<'a> {
         self.pos >= self.buf.len()
     }
     /// One byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, Error> {
         let b = *self
             .buf
@@ -303,7 +304,20 @@ impl<'a> Cursor<'a> {
         Ok(b)
     }
     /// An unsigned LEB128 varint of at most 10 bytes.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, Error> {
+        // Most varints (lengths, counts, small deltas) are one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_long()
+    }
+
+    #[inline(never)]
+    fn varint_long(&mut self) -> Result<u64, Error> {
         let mut v: u64 = 0;
         for shift in (0..70).step_by(7) {
             let b = self.u8()?;
@@ -318,6 +332,7 @@ impl<'a> Cursor<'a> {
         Err(Error::corrupt("varint too long"))
     }
     /// A count bounded by `max` (and so by the payload size).
+    #[inline]
     pub fn len_prefix(&mut self, max: usize) -> Result<usize, Error> {
         let n = self.varint()?;
         usize::try_from(n)
@@ -326,6 +341,7 @@ impl<'a> Cursor<'a> {
             .ok_or_else(|| Error::corrupt("count out of bounds"))
     }
     /// A varint length and that many bytes.
+    #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let n = self.varint()?;
         let b = usize::try_from(n)

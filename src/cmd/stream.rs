@@ -174,10 +174,15 @@ pub const COMMANDS: &[CommandDef] = &[
 
 /// Writes one entry: `[id, [field, value, ...]]`.
 pub fn write_entry(reply: &mut Reply<'_>, e: &Entry) {
+    let pairs = e.len();
+    // Each field and value gains at most a 1-byte tag, its length's digits
+    // and two CRLFs over its encoded form (whose varint length prefix is at
+    // least one byte); the ID and the headers fit in 64 more.
+    reply.reserve(e.raw_fields().len() + pairs * 2 * 12 + 64);
     reply.array(2);
     let id = e.id();
     reply.bulk_id(id.ms, id.seq);
-    reply.array(e.len() * 2);
+    reply.array(pairs * 2);
     for (f, v) in e.fields() {
         reply.bulk(f);
         reply.bulk(v);

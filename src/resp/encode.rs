@@ -116,10 +116,21 @@ impl<'a> Reply<'a> {
     }
 
     fn head(&mut self, tag: u8, n: i64) {
+        // Small counts (most array and bulk lengths) take one copy.
+        if let Ok(d @ 0..=9) = u8::try_from(n) {
+            self.out.extend_from_slice(&[tag, b'0' + d, b'\r', b'\n']);
+            return;
+        }
         let mut b = [0u8; 20];
         self.out.push(tag);
         self.out.extend_from_slice(fmt_i64(n, &mut b));
         self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Makes room for `n` more bytes, so a reply of known size grows the
+    /// buffer at most once.
+    pub fn reserve(&mut self, n: usize) {
+        self.out.reserve(n);
     }
 
     fn len_head(&mut self, tag: u8, n: usize) {

@@ -163,6 +163,8 @@ pub struct RunEntry<'a> {
     pub start: usize,
     /// Encoded size of the entry in bytes (used for MAXSIZE accounting).
     pub size: u64,
+    /// Number of field/value pairs.
+    pub pairs: usize,
 }
 
 /// Iterates a run record's entries in order.
@@ -253,6 +255,7 @@ impl<'a> RunReader<'a> {
             fields: fstart..end,
             start,
             size: (end - start) as u64,
+            pairs: n,
         }))
     }
 }
@@ -294,6 +297,8 @@ pub struct Entry {
     id: StreamId,
     record: RecordRef,
     span: (u32, u32),
+    /// Field/value pairs, when the reader knew them (`u32::MAX`: count).
+    pairs: u32,
 }
 
 impl Entry {
@@ -303,7 +308,20 @@ impl Entry {
             id,
             record,
             span: (span.start as u32, span.end as u32),
+            pairs: u32::MAX,
         }
+    }
+
+    /// An entry whose number of pairs the reader already counted.
+    pub(crate) fn with_pairs(
+        id: StreamId,
+        record: RecordRef,
+        span: Range<usize>,
+        pairs: usize,
+    ) -> Entry {
+        let mut e = Entry::new(id, record, span);
+        e.pairs = u32::try_from(pairs).unwrap_or(u32::MAX);
+        e
     }
 
     /// The entry ID.
@@ -313,16 +331,25 @@ impl Entry {
 
     /// The field/value pairs, in the order they were added.
     pub fn fields(&self) -> Fields<'_> {
-        let payload = self.record.payload();
-        let span = payload
-            .get(self.span.0 as usize..self.span.1 as usize)
-            .unwrap_or(&[]);
-        Fields::new(span)
+        Fields::new(self.raw_fields())
     }
 
     /// Number of field/value pairs.
     pub fn len(&self) -> usize {
-        self.fields().count()
+        match self.pairs {
+            u32::MAX => self.fields().count(),
+            n => n as usize,
+        }
+    }
+
+    /// The field/value bytes as they are encoded in the log (each field
+    /// and value a varint length and the bytes), for writers that walk
+    /// them once.
+    pub fn raw_fields(&self) -> &[u8] {
+        self.record
+            .payload()
+            .get(self.span.0 as usize..self.span.1 as usize)
+            .unwrap_or(&[])
     }
 
     /// Whether the entry has no fields (never true for entries XADD wrote).

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use eddy_wal::{Position, RecordRef, Wal};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::entry::{Addr, RunReader};
+use super::entry::{Addr, RunEntry, RunReader};
 use super::id::StreamId;
 use super::listpack::NodeSize;
 use crate::error::Error;
@@ -46,6 +46,8 @@ pub struct Block {
     /// Byte offset of the first entry inside its record's payload, so a
     /// block starting mid-run is read without decoding the run's head.
     pub first_off: u32,
+    /// Where to start reading forward to reach an entry deep in the block.
+    pub hints: Hints,
 }
 
 impl Block {
@@ -172,7 +174,7 @@ impl From<VecDeque<Block>> for Blocks {
 impl Serialize for Blocks {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if INLINE_BLOCKS.get() {
-            return s.collect_seq(self.iter());
+            return s.collect_seq(self.iter().map(BlockV2::from));
         }
         // Packed bytes are still exact: any change went through `deref_mut`,
         // which drops them.
@@ -192,6 +194,56 @@ thread_local! {
     static INLINE_BLOCKS: Cell<bool> = const { Cell::new(false) };
 }
 
+/// A block as a version-2 checkpoint stores it: without hints. Loaded blocks
+/// get empty hints (every hint falls back to the block's first record), so
+/// their ranges read forward from the block's start until new entries set
+/// hints.
+#[derive(Serialize, Deserialize)]
+struct BlockV2 {
+    first_id: StreamId,
+    last_id: StreamId,
+    first: Addr,
+    last: Addr,
+    live: u32,
+    deleted: u32,
+    node: NodeSize,
+    live_bytes: u64,
+    first_off: u32,
+}
+
+impl From<BlockV2> for Block {
+    fn from(b: BlockV2) -> Block {
+        Block {
+            first_id: b.first_id,
+            last_id: b.last_id,
+            first: b.first,
+            last: b.last,
+            live: b.live,
+            deleted: b.deleted,
+            node: b.node,
+            live_bytes: b.live_bytes,
+            first_off: b.first_off,
+            hints: Hints::default(),
+        }
+    }
+}
+
+impl From<&Block> for BlockV2 {
+    fn from(b: &Block) -> BlockV2 {
+        BlockV2 {
+            first_id: b.first_id,
+            last_id: b.last_id,
+            first: b.first,
+            last: b.last,
+            live: b.live,
+            deleted: b.deleted,
+            node: b.node,
+            live_bytes: b.live_bytes,
+            first_off: b.first_off,
+        }
+    }
+}
+
 /// Runs `f` (a checkpoint decode) with blocks in the version-2 inline form.
 pub(crate) fn with_inline_blocks<T>(f: impl FnOnce() -> T) -> T {
     struct Reset;
@@ -208,7 +260,10 @@ pub(crate) fn with_inline_blocks<T>(f: impl FnOnce() -> T) -> T {
 impl<'de> Deserialize<'de> for Blocks {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Blocks, D::Error> {
         if INLINE_BLOCKS.get() {
-            return VecDeque::<Block>::deserialize(d).map(Blocks::from);
+            let v2 = Vec::<BlockV2>::deserialize(d)?;
+            return Ok(Blocks::from(
+                v2.into_iter().map(Block::from).collect::<VecDeque<_>>(),
+            ));
         }
         struct Packed;
         impl serde::de::Visitor<'_> for Packed {
@@ -229,6 +284,112 @@ impl<'de> Deserialize<'de> for Blocks {
             packed: Some(packed),
             decoded: OnceLock::new(),
         })
+    }
+}
+
+/// Hint slots per block.
+const HINTS: usize = 7;
+/// Entries between hints while a block is young: with Redis's default of
+/// 100 entries per node, the seven hints split a full block in eight.
+const BASE_STRIDE: u64 = 13;
+
+/// Sub-positions of a block: the log positions of the records holding
+/// entries `stride`, `2 * stride`, ... of the block (deleted ones counted),
+/// so a range starting deep in a block reads forward from the nearest one
+/// instead of from the block's first or last entry.
+///
+/// Each position is stored as its distance from the one before (the first
+/// from the block's first record) in a `u16`; a distance that does not fit,
+/// or that is not known yet (the record is still pending), is stored as 0,
+/// which makes the hint fall back to the position before it: always a
+/// record of the block, only an earlier one. When a block outgrows its
+/// hints, the stride doubles and every other hint is kept, so any block
+/// size is covered with the same 15 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hints {
+    deltas: [u16; HINTS],
+    /// The stride is `BASE_STRIDE << shift`.
+    shift: u8,
+}
+
+impl Hints {
+    /// Entries between hints.
+    pub fn stride(&self) -> u64 {
+        BASE_STRIDE << self.shift.min(40)
+    }
+
+    /// Positions of the hint records, hint `k` (1-based) at index `k - 1`;
+    /// `first` is the position of the block's first record.
+    pub fn positions(&self, first: u64) -> [u64; HINTS] {
+        let mut out = [first; HINTS];
+        let mut at = first;
+        for (o, d) in out.iter_mut().zip(self.deltas) {
+            at += u64::from(d);
+            *o = at;
+        }
+        out
+    }
+
+    /// Stores `positions` (non-decreasing, none below `first`) as deltas.
+    fn encode(&mut self, first: u64, positions: &[u64; HINTS]) {
+        let mut base = first;
+        for (d, &p) in self.deltas.iter_mut().zip(positions) {
+            *d = match u16::try_from(p.saturating_sub(base)) {
+                Ok(v) => {
+                    base += u64::from(v);
+                    v
+                }
+                Err(_) => 0,
+            };
+        }
+    }
+
+    /// Records that entry `n` of the block (0-based, deleted ones counted)
+    /// lives in the record at `pos` (`None` while the record is pending:
+    /// [`Hints::settle`] fills it in). `first` is the block's first record.
+    pub fn note(&mut self, n: u64, pos: Option<u64>, first: u64) {
+        if n == 0 {
+            return;
+        }
+        while n / self.stride() > HINTS as u64 && self.shift < 40 {
+            // Keep hints 2, 4, 6: they sit at multiples of the doubled
+            // stride. The ones after them are not known yet: they repeat
+            // the last kept position (zero deltas).
+            let old = self.positions(first);
+            let keep = HINTS / 2;
+            let mut kept = [first; HINTS];
+            for j in 0..HINTS {
+                kept[j] = old[2 * j.min(keep - 1) + 1];
+            }
+            self.shift += 1;
+            self.encode(first, &kept);
+        }
+        let stride = self.stride();
+        if !n.is_multiple_of(stride) {
+            return;
+        }
+        let k = (n / stride) as usize;
+        if k == 0 || k > HINTS {
+            return;
+        }
+        // Hints after k are not set yet (zero deltas), so setting k and
+        // everything after it to `pos` changes only k.
+        let mut positions = self.positions(first);
+        for p in positions.iter_mut().skip(k - 1) {
+            *p = pos.unwrap_or(*p);
+        }
+        self.encode(first, &positions);
+    }
+
+    /// Fills in the hints of entries `from_n..entries` of the block, which a
+    /// just-written record at `pos` holds.
+    pub fn settle(&mut self, from_n: u64, entries: u64, pos: u64, first: u64) {
+        let stride = self.stride();
+        let mut n = from_n.div_ceil(stride).max(1) * stride;
+        while n < entries {
+            self.note(n, Some(pos), first);
+            n += stride;
+        }
     }
 }
 
@@ -391,19 +552,203 @@ pub fn forward_is_cheaper(b: &Block, from: StreamId, want: usize) -> bool {
         return false;
     }
     let entries = b.entries() as f64;
-    let frac = if from <= b.first_id {
-        0.0
-    } else if from > b.last_id {
-        1.0
-    } else if b.last_id.ms > b.first_id.ms {
-        (from.ms - b.first_id.ms) as f64 / (b.last_id.ms - b.first_id.ms) as f64
-    } else {
-        // Same millisecond: the sequence numbers tell.
-        (from.seq - b.first_id.seq) as f64
-            / (b.last_id.seq.saturating_sub(b.first_id.seq)).max(1) as f64
-    };
-    let before = entries * frac;
+    let before = entries * fraction_below(b, from);
     before + (want as f64) < entries - before
+}
+
+/// The estimated fraction of `b`'s entries below `from`, by interpolating
+/// IDs (milliseconds, or sequence numbers inside one millisecond).
+fn fraction_below(b: &Block, from: StreamId) -> f64 {
+    interpolate(b.first_id, b.last_id, from)
+}
+
+/// Where a forward read of a block should start to reach an ID.
+#[derive(Debug)]
+pub enum Start {
+    /// At this hint record (its first entry is at or below the ID).
+    Hint(RecordRef),
+    /// At the block's first entry: the first hint is already above the ID.
+    First,
+    /// No hint helps; where the ID falls is only estimated.
+    Unknown,
+}
+
+/// Where to start a forward read of `b` to reach `from`: the latest hint
+/// record whose first entry is at or below `from`. The hint is guessed by
+/// interpolating IDs and read; while its first entry is above `from`, the
+/// one before it is tried. When the block's IDs crowd into few milliseconds
+/// the guess is coarse, so later hints are also tried while their first
+/// entry is still at or below `from`. A hint record that does not look like
+/// one gives [`Start::Unknown`].
+pub fn hint_start(wal: &Wal, b: &Block, from: StreamId) -> Result<Start, Error> {
+    if b.first.is_pending() || b.last.is_pending() || from <= b.first_id {
+        return Ok(Start::Unknown);
+    }
+    let stride = b.hints.stride();
+    let entries = b.entries();
+    let top = (entries.saturating_sub(1) / stride).min(HINTS as u64) as usize;
+    let first = b.first.pos();
+    let positions = b.hints.positions(first);
+    // The first entry of the hint record at `pos`, if it is one.
+    let probe = |pos: u64| -> Result<Option<(StreamId, RecordRef)>, Error> {
+        let rec = wal.read_at(Position(pos))?;
+        if rec.kind() != kind::XADD {
+            return Ok(None);
+        }
+        let (header, mut run) = RunReader::new(rec.payload())?;
+        let Some(e) = run.next_entry()? else {
+            return Ok(None);
+        };
+        if header.prev.is_none_or(|p| p.pos() >= pos) || e.id <= b.first_id || e.id > b.last_id {
+            return Ok(None);
+        }
+        Ok(Some((e.id, rec)))
+    };
+    let guess = (fraction_below(b, from) * entries as f64) as u64;
+    let mut k = ((guess / stride) as usize).min(top);
+    let mut above = u64::MAX;
+    let mut found = None;
+    while k > 0 {
+        let pos = positions[k - 1];
+        if pos <= first {
+            return Ok(Start::Unknown);
+        }
+        if pos < above {
+            let Some((id, rec)) = probe(pos)? else {
+                return Ok(Start::Unknown);
+            };
+            if id <= from {
+                found = Some(rec);
+                break;
+            }
+            above = pos;
+        }
+        k -= 1;
+    }
+    let Some(mut rec) = found else {
+        return Ok(if above == u64::MAX {
+            Start::Unknown
+        } else {
+            Start::First
+        });
+    };
+    let coarse = b.first_id.ms != b.last_id.ms && b.last_id.ms - b.first_id.ms < entries - 1;
+    if coarse {
+        while k < top {
+            let pos = positions[k];
+            if pos > rec.position().0 {
+                match probe(pos)? {
+                    Some((id, next)) if id <= from => rec = next,
+                    _ => break,
+                }
+            }
+            k += 1;
+        }
+    }
+    Ok(Start::Hint(rec))
+}
+
+/// Reads `b` forward in ID order, from the hint record `start` (see
+/// [`hint_start`]) or else from the block's first entry, handing each entry
+/// and its record to `visit` until `visit` returns `true`. The records of a
+/// block lie between its first and last addresses in the log, and each
+/// names the entry before it (`prev`), so a record belongs to the block
+/// exactly when its `prev` is the last entry handed out; records of other
+/// streams in between are passed over. Every record is CRC-checked by the
+/// WAL as it is read.
+///
+/// Returns `Some(true)` if `visit` stopped the read, `Some(false)` at the
+/// block's end, and `None` (the caller reads the block another way, the
+/// back-chain walk being the authority on corruption) when more than
+/// `budget` records were visited or the chain does not line up.
+pub fn scan_forward(
+    wal: &Wal,
+    b: &Block,
+    start: Option<RecordRef>,
+    budget: usize,
+    mut visit: impl FnMut(&RecordRef, RunEntry<'_>) -> Result<bool, Error>,
+) -> Result<Option<bool>, Error> {
+    if b.first.is_pending() || b.last.is_pending() {
+        return Ok(None);
+    }
+    let (first_pos, last_pos) = (b.first.pos(), b.last.pos());
+    let hinted = start.is_some();
+    let (mut rec, mut reader) = match start {
+        Some(r) => {
+            let next = r.next_position();
+            (r, wal.reader(next))
+        }
+        None => {
+            let mut reader = wal.reader(Position(first_pos));
+            match reader.next()? {
+                Some(r) => (r, reader),
+                None => return Ok(None),
+            }
+        }
+    };
+    let mut visited = 0usize;
+    let mut tail: Option<Addr> = None;
+    loop {
+        let pos = rec.position().0;
+        if pos > last_pos || visited >= budget {
+            return Ok(None);
+        }
+        visited += 1;
+        if rec.kind() == kind::XADD {
+            let payload = rec.payload();
+            let (header, mut run) = RunReader::new(payload)?;
+            let lo = match tail {
+                None if pos == first_pos => {
+                    if b.first.idx() > 0 {
+                        run = RunReader::resume(
+                            payload,
+                            b.first_off as usize,
+                            b.first_id.ms,
+                            header.count.saturating_sub(b.first.idx()),
+                        );
+                    }
+                    Some(b.first.idx())
+                }
+                // A hint record holds entries of the block from its first.
+                None if hinted && header.prev.is_some() => Some(0),
+                None => return Ok(None),
+                Some(t) if header.prev == Some(t) => Some(0),
+                Some(_) => None,
+            };
+            if let Some(lo) = lo {
+                let hi = if pos == last_pos {
+                    b.last.idx()
+                } else {
+                    header.count.saturating_sub(1)
+                };
+                if hi < lo {
+                    return Ok(None);
+                }
+                for idx in lo..=hi {
+                    let Some(e) = run.next_entry()? else {
+                        return Ok(None);
+                    };
+                    if tail.is_none() && !hinted && e.id != b.first_id {
+                        return Ok(None);
+                    }
+                    if pos == last_pos && idx == hi && e.id != b.last_id {
+                        return Ok(None);
+                    }
+                    tail = Some(Addr::new(pos, idx));
+                    if visit(&rec, e)? {
+                        return Ok(Some(true));
+                    }
+                }
+                if pos == last_pos {
+                    return Ok(Some(false));
+                }
+            }
+        }
+        rec = match reader.next()? {
+            Some(r) => r,
+            None => return Ok(None),
+        };
+    }
 }
 
 /// Reads the entries of `b` forward from its first one, in ID order, until
@@ -513,7 +858,120 @@ pub fn field_names(wal: &Wal, addr: Addr) -> Result<Vec<Box<[u8]>>, Error> {
 }
 
 /// Index of the first block whose last ID is `>= id` (blocks are ordered
-/// and do not overlap).
+/// and do not overlap). IDs usually grow evenly, so the block is first
+/// guessed by interpolation and its neighbour checked, which touches two
+/// blocks instead of the dozen cache lines of a binary search over a long
+/// stream; an uneven stream falls back to the binary search.
 pub fn first_block_reaching(blocks: &VecDeque<Block>, id: StreamId) -> usize {
+    let n = blocks.len();
+    let (Some(head), Some(tail)) = (blocks.front(), blocks.back()) else {
+        return 0;
+    };
+    if id <= head.last_id {
+        return 0;
+    }
+    if id > tail.last_id {
+        return n;
+    }
+    // The answer is in 1..n: block 0 ends below `id`, the last one reaches it.
+    let reaches = |i: usize| blocks.get(i).is_some_and(|b| b.last_id >= id);
+    let guess =
+        ((interpolate(head.last_id, tail.last_id, id) * (n - 1) as f64) as usize).clamp(1, n - 1);
+    if reaches(guess) {
+        if !reaches(guess - 1) {
+            return guess;
+        }
+    } else if reaches(guess + 1) {
+        return guess + 1;
+    }
     blocks.partition_point(|b| b.last_id < id)
+}
+
+/// Where `x` falls between `a` and `z` (`a < x <= z`), from 0 to 1, by
+/// milliseconds, or by sequence numbers inside one millisecond.
+fn interpolate(a: StreamId, z: StreamId, x: StreamId) -> f64 {
+    if x <= a {
+        0.0
+    } else if x >= z {
+        1.0
+    } else if z.ms > a.ms {
+        (x.ms - a.ms) as f64 / (z.ms - a.ms) as f64
+    } else {
+        (x.seq - a.seq) as f64 / (z.seq.saturating_sub(a.seq)).max(1) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hints of a block whose entry `n` lives at `first + spacing * n`.
+    fn hinted(entries: u64, first: u64, spacing: u64) -> Hints {
+        let mut h = Hints::default();
+        for n in 1..entries {
+            h.note(n, Some(first + spacing * n), first);
+        }
+        h
+    }
+
+    #[test]
+    fn hints_sit_on_multiples_of_the_stride() {
+        let h = hinted(100, 1000, 100);
+        assert_eq!(h.stride(), 13);
+        let want: Vec<u64> = (1..=7).map(|k| 1000 + 100 * 13 * k).collect();
+        assert_eq!(h.positions(1000).to_vec(), want);
+    }
+
+    #[test]
+    fn a_block_outgrowing_its_hints_doubles_the_stride() {
+        for entries in [105, 200, 300, 1000, 5000] {
+            let h = hinted(entries, 7, 3);
+            let stride = h.stride();
+            assert!(
+                stride * 8 > entries - 1,
+                "{entries} entries, stride {stride}"
+            );
+            for (k, p) in h.positions(7).iter().enumerate() {
+                let n = stride * (k as u64 + 1);
+                // Hints past the block's end repeat the last one set.
+                let n = n.min((entries - 1) / stride * stride);
+                assert_eq!(*p, 7 + 3 * n, "{entries} entries, hint {}", k + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn distances_too_long_for_a_hint_fall_back_to_the_one_before() {
+        // 13 entries of 6000 bytes: 78,000 bytes between hints.
+        let h = hinted(100, 0, 6000);
+        assert_eq!(h.positions(0), [0; HINTS]);
+        // Alternating short and long gaps: only reachable hints are kept.
+        let mut h = Hints::default();
+        let mut pos = 0;
+        for n in 1..100 {
+            pos += if (n / 13) % 2 == 0 { 10 } else { 6000 };
+            h.note(n, Some(pos), 0);
+        }
+        for (k, p) in h.positions(0).iter().enumerate() {
+            assert!(*p <= 13 * 6000 * (k as u64 + 1), "hint {} at {p}", k + 1);
+        }
+    }
+
+    #[test]
+    fn pending_hints_are_settled_later() {
+        let mut h = hinted(30, 0, 10);
+        for n in 30..60 {
+            h.note(n, None, 0);
+        }
+        assert_eq!(h.positions(0)[2], 260, "hint 3 not known yet");
+        h.settle(30, 60, 5000, 0);
+        assert_eq!(h.positions(0)[..4].to_vec(), vec![130, 260, 5000, 5000]);
+        assert_eq!(h, {
+            let mut g = hinted(30, 0, 10);
+            for n in 30..60 {
+                g.note(n, Some(5000), 0);
+            }
+            g
+        });
+    }
 }

@@ -334,6 +334,15 @@ impl Stream {
             if !b.last.is_pending() {
                 break;
             }
+            // A block the run continues holds its entries 0..=last.idx()
+            // at its end; the hints that fall on them now get a position
+            // (a block the run started lies in this record alone).
+            if !b.first.is_pending() {
+                let run = b.last.idx() as u64 + 1;
+                let entries = b.entries();
+                b.hints
+                    .settle(entries.saturating_sub(run), entries, pos, b.first.pos());
+            }
             fix(&mut b.last);
             fix(&mut b.first);
         }
@@ -390,6 +399,7 @@ impl Stream {
                 node,
                 live_bytes: size,
                 first_off: u32::try_from(offset).map_err(|_| Error::TooLarge)?,
+                hints: index::Hints::default(),
             });
             self.master = Some(Arc::new(Master {
                 first: addr,
@@ -406,6 +416,8 @@ impl Stream {
                 .back_mut()
                 .ok_or_else(|| Error::corrupt("no tail block"))?;
             tail.node.add_entry(tail.first_id, id, same, fields);
+            let pos = (!addr.is_pending()).then(|| addr.pos());
+            tail.hints.note(tail.entries(), pos, tail.first.pos());
             tail.last_id = id;
             tail.last = addr;
             tail.live += 1;

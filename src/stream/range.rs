@@ -6,7 +6,8 @@ use eddy_wal::Wal;
 
 use super::id::{IdRange, StreamId};
 use super::index::{
-    Block, Loaded, RecordCache, first_block_reaching, forward_is_cheaper, scan_block_forward,
+    Block, Loaded, RecordCache, Start, first_block_reaching, forward_is_cheaper, hint_start,
+    scan_block_forward, scan_forward,
 };
 use super::{Entry, Stream};
 use crate::error::Error;
@@ -21,7 +22,8 @@ impl Stream {
         count: Option<usize>,
     ) -> Result<Vec<Entry>, Error> {
         let limit = count.unwrap_or(usize::MAX);
-        let mut out = Vec::new();
+        // A COUNT sizes the result once (bounded: COUNT may be huge).
+        let mut out = Vec::with_capacity(limit.min(128));
         let mut cache = RecordCache::default();
         if limit == 0 || range.start > range.end {
             return Ok(out);
@@ -32,13 +34,13 @@ impl Stream {
                 break;
             }
             if b.live > 0 {
-                for e in self.load_for_range(wal, b, &mut cache, range, limit - out.len())? {
-                    if e.id > range.end {
-                        return Ok(out);
-                    }
-                    if e.id >= range.start && !self.is_deleted(e.id) {
-                        out.push(e.into_entry()?);
-                        if out.len() >= limit {
+                let before = out.len();
+                match self.range_in_block(wal, b, range, limit, &mut out)? {
+                    Some(true) => return Ok(out),
+                    Some(false) => {}
+                    None => {
+                        out.truncate(before);
+                        if self.range_by_loading(wal, b, &mut cache, range, limit, &mut out)? {
                             return Ok(out);
                         }
                     }
@@ -47,6 +49,77 @@ impl Stream {
             bi += 1;
         }
         Ok(out)
+    }
+
+    /// Appends to `out` the live entries of `b` inside `range`, up to
+    /// `limit` in all, reading forward from the hint record nearest below
+    /// the start (or from the block's first entry), straight into entries.
+    /// `Some(true)`: the range is complete (`limit` reached or an entry
+    /// past its end seen); `Some(false)`: the block is done; `None`: the
+    /// block must be read another way ([`Stream::range_by_loading`]); `out`
+    /// may then hold a few entries of this block, which the caller drops.
+    fn range_in_block(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        range: IdRange,
+        limit: usize,
+        out: &mut Vec<Entry>,
+    ) -> Result<Option<bool>, Error> {
+        let want = limit.saturating_sub(out.len());
+        let start = match hint_start(wal, b, range.start)? {
+            Start::Hint(rec) => Some(rec),
+            Start::First => None,
+            Start::Unknown => {
+                if range.start > b.first_id && !forward_is_cheaper(b, range.start, want) {
+                    return Ok(None);
+                }
+                None
+            }
+        };
+        // A single-stream log never needs more than the block's records;
+        // the margin lets a few other streams' records in between pass.
+        let stride = usize::try_from(b.hints.stride()).unwrap_or(usize::MAX);
+        let entries = usize::try_from(b.entries()).unwrap_or(usize::MAX);
+        let budget = entries
+            .max(stride.saturating_add(want).saturating_mul(4))
+            .saturating_add(want);
+        scan_forward(wal, b, start, budget, |rec, e| {
+            if e.id > range.end {
+                return Ok(true);
+            }
+            if e.id >= range.start && !self.is_deleted(e.id) {
+                out.push(Entry::with_pairs(e.id, rec.clone(), e.fields, e.pairs));
+                return Ok(out.len() >= limit);
+            }
+            Ok(false)
+        })
+    }
+
+    /// [`Stream::range_in_block`] by loading the block's entries first
+    /// (the back-chain walk, or a forward scan that collects them). Returns
+    /// whether the range is complete.
+    fn range_by_loading(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        cache: &mut RecordCache,
+        range: IdRange,
+        limit: usize,
+        out: &mut Vec<Entry>,
+    ) -> Result<bool, Error> {
+        for e in self.load_for_range(wal, b, cache, range, limit - out.len())? {
+            if e.id > range.end {
+                return Ok(true);
+            }
+            if e.id >= range.start && !self.is_deleted(e.id) {
+                out.push(e.into_entry()?);
+                if out.len() >= limit {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// The entries of `b` a forward range needs, in ID order: all from the
