@@ -752,87 +752,28 @@ pub fn scan_forward(
 }
 
 /// Reads the entries of `b` forward from its first one, in ID order, until
-/// `enough(collected)` says so or the block ends. The records of a block lie
-/// between its first and last addresses in the log, and each record of it
-/// names the entry before it (`prev`), so a record belongs to the block
-/// exactly when its `prev` is the last entry collected; records of other
-/// streams in between are passed over. Returns `None` (the caller walks the
-/// back-chain instead, which is the authority on corruption) when more than
-/// `budget` records were visited or the chain does not line up.
+/// `enough(collected)` says so or the block ends: [`scan_forward`] from the
+/// block's start, collecting. `None` as there (the caller walks the
+/// back-chain instead).
 pub fn scan_block_forward(
     wal: &Wal,
     b: &Block,
     budget: usize,
     mut enough: impl FnMut(&Loaded) -> bool,
 ) -> Result<Option<Vec<Loaded>>, Error> {
-    if b.first.is_pending() || b.last.is_pending() {
-        return Ok(None);
-    }
-    let (first_pos, last_pos) = (b.first.pos(), b.last.pos());
     let mut out: Vec<Loaded> = Vec::new();
-    let mut reader = wal.reader(Position(first_pos));
-    let mut visited = 0usize;
-    let mut tail: Option<Addr> = None;
-    while let Some(rec) = reader.next()? {
-        let pos = rec.position().0;
-        if pos > last_pos || visited >= budget {
-            return Ok(None);
-        }
-        visited += 1;
-        if rec.kind() != kind::XADD {
-            continue;
-        }
-        let payload = rec.payload();
-        let (header, mut run) = RunReader::new(payload)?;
-        let lo = match tail {
-            None if pos == first_pos => {
-                if b.first.idx() > 0 {
-                    run = RunReader::resume(
-                        payload,
-                        b.first_off as usize,
-                        b.first_id.ms,
-                        header.count.saturating_sub(b.first.idx()),
-                    );
-                }
-                b.first.idx()
-            }
-            None => return Ok(None),
-            Some(t) if header.prev == Some(t) => 0,
-            Some(_) => continue,
+    let read = scan_forward(wal, b, None, budget, |rec, e| {
+        let l = Loaded {
+            id: e.id,
+            size: e.size,
+            record: Some(rec.clone()),
+            span: e.fields,
         };
-        let hi = if pos == last_pos {
-            b.last.idx()
-        } else {
-            header.count.saturating_sub(1)
-        };
-        if hi < lo {
-            return Ok(None);
-        }
-        for idx in lo..=hi {
-            let Some(e) = run.next_entry()? else {
-                return Ok(None);
-            };
-            let l = Loaded {
-                id: e.id,
-                size: e.size,
-                record: Some(rec.clone()),
-                span: e.fields,
-            };
-            if out.is_empty() && l.id != b.first_id {
-                return Ok(None);
-            }
-            let stop = enough(&l);
-            out.push(l);
-            tail = Some(Addr::new(pos, idx));
-            if stop {
-                return Ok(Some(out));
-            }
-        }
-        if pos == last_pos {
-            return Ok(Some(out));
-        }
-    }
-    Ok(None)
+        let stop = enough(&l);
+        out.push(l);
+        Ok(stop)
+    })?;
+    Ok(read.map(|_| out))
 }
 
 /// Reads one entry's field names (the master fields of the block it starts).
