@@ -646,7 +646,10 @@ impl Store {
     }
 
     fn checkpoint_locked(&self, _one: MutexGuard<'_, ()>) -> Result<CheckpointInfo, Error> {
-        let (bytes, position, min_live) = {
+        // Only a copy of the state is taken under the engine lock; encoding
+        // it (the larger cost: every stream's block index is packed) runs
+        // after the lock is released, so commands do not stall on it.
+        let (keyspace, views, position, min_live) = {
             let mut eng = self.lock();
             // Eviction records in segments that could otherwise go (older
             // than every stream's first entry, and not in the segment being
@@ -658,16 +661,22 @@ impl Store {
             eng.since_checkpoint.1 += copied;
             let position = self.wal.end().0;
             let views = eng.views.snapshot();
-            let bytes = checkpoint::encode(
-                &SnapshotRef {
-                    keyspace: &eng.keyspace,
-                    views: &views,
-                },
-                position,
-            )?;
             eng.since_checkpoint = (0, 0);
-            (bytes, position, eng.min_live_position())
+            (
+                eng.keyspace.clone(),
+                views,
+                position,
+                eng.min_live_position(),
+            )
         };
+        let bytes = checkpoint::encode(
+            &SnapshotRef {
+                keyspace: &keyspace,
+                views: &views,
+            },
+            position,
+        )?;
+        drop(keyspace);
         // The checkpoint must never be ahead of the durable log.
         self.wal.wait_durable(Position(position))?;
         checkpoint::write(&self.dir, &bytes)?;
