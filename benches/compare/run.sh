@@ -255,10 +255,11 @@ xadd_run() {
     fi
 }
 
-# ping_run NAME PORT N: PING from 50 unpipelined redis-benchmark clients, recorded as
-# ping-P1. A server does next to nothing for PING, so this is the most requests per second
-# that this client and the loopback round trips allow on this machine: the ceiling of
-# every unpipelined figure, for either server.
+# ping_run NAME PORT N: PING from 50 unpipelined clients, with redis-benchmark (recorded
+# as ping-P1) and with eddy-load (ping-P1-load). A server does next to nothing for PING,
+# so each is the most requests per second that client and the loopback round trips allow
+# on this machine: the ceiling of the unpipelined figures that client measures, for
+# either server.
 ping_run() {
     local name=$1 port=$2 n=$3 out rps
     out=$(bounded "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" -c 50 -n "$n" -P 1 --csv \
@@ -266,11 +267,12 @@ ping_run() {
     rps=$(sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p' <<<"$out")
     if [[ -n $rps ]]; then
         record ping-P1 "$name" "$rps"
-        log "  $name: PING ${rps%.*}/s"
+        log "  $name: PING (redis-benchmark) ${rps%.*}/s"
     else
         record ping-P1 "$name" fail
         failure "$name" "PING (redis-benchmark): $(head -c 200 <<<"$out")"
     fi
+    eddy_load_run "$name" "$port" rate=ping-P1-load -- ping --clients 50 --requests "$n"
 }
 
 # eddy_load_run NAME PORT KEY=ID... -- ARGS: runs eddy-load ARGS and records each KEY as ID.
@@ -322,7 +324,8 @@ throughput_block() {
     done
     for ((run = 1; run <= RUNS; run++)); do
         if [[ $fsync == everysec ]]; then
-            figure ping-P1 "PING, 50 clients, P1: the client's ceiling for P1 loads (ops/s)" higher int
+            figure ping-P1 "PING, 50 clients, P1, redis-benchmark: its ceiling for the XADD P1 rows (ops/s)" higher int
+            figure ping-P1-load "PING, 50 clients, P1, eddy-load: its ceiling for the XACK and XRANGE rows (ops/s)" higher int
             log "PING P1, run $run/$RUNS"
             for name in "${NAMES[@]}"; do
                 [[ -n ${port[$name]:-} ]] && ping_run "$name" "${port[$name]}" "$XADD_N1"

@@ -80,6 +80,16 @@ enum Load {
         #[arg(long, default_value_t = 10)]
         value_size: usize,
     },
+    /// PING from `clients` connections, `pipeline` per round trip: the most requests per
+    /// second this client and the loopback round trips allow, whatever the server.
+    Ping {
+        #[arg(long, default_value_t = 50)]
+        clients: u64,
+        #[arg(long)]
+        requests: u64,
+        #[arg(long, default_value_t = 1)]
+        pipeline: u64,
+    },
     /// XRANGE key <random id> + COUNT `count` on a stream filled with `fill --seq-ids`.
     Xrange {
         #[arg(long)]
@@ -195,6 +205,14 @@ async fn run(addr: String, load: Load) -> Result<()> {
             let value = vec![b'v'; value_size];
             let cmd = encode(&[b"XADD", key.as_bytes(), b"*", b"f", &value]);
             let rate = xadd(&addr, cmd, clients, requests, pipeline).await?;
+            println!("rate={rate:.0}");
+        }
+        Load::Ping {
+            clients,
+            requests,
+            pipeline,
+        } => {
+            let rate = ping(&addr, clients, requests, pipeline).await?;
             println!("rate={rate:.0}");
         }
         Load::Xrange {
@@ -405,6 +423,23 @@ async fn xadd(addr: &str, cmd: Vec<u8>, clients: u64, requests: u64, pipeline: u
         move |out, _, _| out.extend_from_slice(&cmd),
         |r| {
             ensure!(*r == Shape::Bulk, "XADD replied {r:?}");
+            Ok(())
+        },
+    )
+    .await
+}
+
+async fn ping(addr: &str, clients: u64, requests: u64, pipeline: u64) -> Result<f64> {
+    let cmd = encode(&[b"PING"]);
+    closed_loop(
+        addr,
+        clients,
+        requests,
+        pipeline,
+        move |out, _, _| out.extend_from_slice(&cmd),
+        // +PONG skims as a string, as a bulk reply does.
+        |r| {
+            ensure!(*r == Shape::Bulk, "PING replied {r:?}");
             Ok(())
         },
     )
