@@ -470,6 +470,81 @@ memory_block() {
     done
 }
 
+# anon_kb PID: the process's anonymous resident memory (RssAnon). eddy's view builds read
+# the log through its memory map, and those page-cache pages count in VmRSS, so the view
+# rows use RssAnon for both servers (for Redis it is nearly all of VmRSS).
+anon_kb() { sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
+
+# view_member_run NAME KIND ID: on the server at $PORT/$PID, adds MEM_N members of KIND
+# (zset or geo) and records the used_memory and RssAnon growth per member as ID-used and
+# ID-anon. Redis takes them with ZADD / GEOADD; eddy takes the same members as stream
+# events and a view derives the sorted set or geo set from them, so only the view's own
+# memory is counted (the stream's is before the first reading).
+view_member_run() {
+    local name=$1 kind=$2 id=$3 um0 um1 a0 a1 card err=$WORK/members.err state i
+    local direct=zadd events=zadd-events view="ZADD $kind:v MEMBER {member} SCORE {score}"
+    local count=(ZCARD "$kind:v")
+    if [[ $kind == geo ]]; then
+        direct=geoadd events=geoadd-events view="GEOADD $kind:v MEMBER {member} LON {lon} LAT {lat}"
+    fi
+    if [[ $name == redis ]]; then
+        um0=$(used_memory "$PORT") a0=$(anon_kb "$PID")
+        bounded "$LOAD" --port "$PORT" members --key "$kind:v" --form "$direct" \
+            --members "$MEM_N" >/dev/null 2>"$err" || log "  $name: members failed: $(cat "$err")"
+    else
+        bounded "$LOAD" --port "$PORT" members --key "$kind:events" --form "$events" \
+            --members "$MEM_N" >/dev/null 2>"$err" || log "  $name: members failed: $(cat "$err")"
+        sleep 1
+        um0=$(used_memory "$PORT") a0=$(anon_kb "$PID")
+        # shellcheck disable=SC2086 # the view definition is meant to split into words
+        call "$PORT" VIEW.CREATE "$kind" ON "$kind:events" $view >/dev/null 2>"$err" ||
+            log "  $name: VIEW.CREATE failed: $(cat "$err")"
+        for ((i = 0; i < 600; i++)); do
+            state=$(call "$PORT" VIEW.INFO "$kind" 2>/dev/null | sed -n '/^state$/{n;p;q}') || state=
+            [[ $state == building ]] || break
+            sleep 0.2
+        done
+    fi
+    sleep 1
+    um1=$(used_memory "$PORT") a1=$(anon_kb "$PID")
+    card=$(call "$PORT" "${count[@]}" 2>/dev/null) || card=
+    if [[ $card == "$MEM_N" && -n $um0 && -n $um1 ]]; then
+        record "$id-used" "$name" "$(awk -v a="$um0" -v b="$um1" -v n="$MEM_N" 'BEGIN{print (b-a)/n}')"
+        record "$id-anon" "$name" "$(awk -v a="$a0" -v b="$a1" -v n="$MEM_N" 'BEGIN{print (b-a)*1024/n}')"
+        log "  $name $kind: used_memory $um0 -> $um1, RssAnon $a0 kB -> $a1 kB"
+    else
+        record "$id-used" "$name" fail
+        record "$id-anon" "$name" fail
+        log "  $name $kind: ZCARD $kind:v = '$card', expected $MEM_N"
+        failure "$name" "$kind members: ZCARD gave '$card': $(head -c 200 "$err")"
+    fi
+}
+
+# view_memory_block: RAM per sorted-set member and per geo member, MEM_N members each,
+# on a fresh server per run.
+view_memory_block() {
+    local run name dir label
+    label=$(count_label "$MEM_N")
+    figure zset-used "RAM per sorted-set member, INFO used_memory, $label members (bytes)" lower 1f
+    figure zset-anon "RAM per sorted-set member, process RssAnon, $label members (bytes)" lower 1f
+    figure geo-used "RAM per geo member, INFO used_memory, $label members (bytes)" lower 1f
+    figure geo-anon "RAM per geo member, process RssAnon, $label members (bytes)" lower 1f
+    for ((run = 1; run <= RUNS; run++)); do
+        for name in "${NAMES[@]}"; do
+            log "view memory with $label members, run $run/$RUNS: $name"
+            dir=$WORK/$name-views-$run
+            if ! start_server "$name" everysec "$dir"; then
+                for id in zset-used zset-anon geo-used geo-anon; do record "$id" "$name" fail; done
+                continue
+            fi
+            view_member_run "$name" zset zset
+            view_member_run "$name" geo geo
+            stop_pid "$PID"
+            [[ $KEEP == 1 ]] || rm -rf "$dir"
+        done
+    done
+}
+
 # big_restart_block: fill BIG_N entries once per server, then time RUNS restarts.
 big_restart_block() {
     local name run dir label len
@@ -565,6 +640,7 @@ log "mode $MODE, $RUNS runs per figure, servers: ${NAMES[*]}, work dir $WORK"
 throughput_block everysec
 throughput_block always
 memory_block
+view_memory_block
 (( BIG_N > 0 )) && big_restart_block
 
 {

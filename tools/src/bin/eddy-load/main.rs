@@ -11,6 +11,7 @@
 
 mod consume;
 mod latency;
+mod members;
 mod resp;
 mod restart;
 
@@ -88,6 +89,21 @@ enum Load {
         #[arg(long)]
         requests: u64,
         #[arg(long, default_value_t = 1)]
+        pipeline: u64,
+    },
+    /// Write `members` members (`m:0`, `m:1`, ...) with the same scores or positions in
+    /// every run: into a sorted set (`zadd`) or geo set (`geoadd`), or as stream entries
+    /// a view derives one from (`zadd-events`, `geoadd-events`).
+    Members {
+        #[arg(long)]
+        key: String,
+        #[arg(long, value_enum)]
+        form: members::Form,
+        #[arg(long)]
+        members: u64,
+        #[arg(long, default_value_t = 4)]
+        conns: u64,
+        #[arg(long, default_value_t = 256)]
         pipeline: u64,
     },
     /// XRANGE key <random id> + COUNT `count` on a stream filled with `fill --seq-ids`.
@@ -213,6 +229,16 @@ async fn run(addr: String, load: Load) -> Result<()> {
             pipeline,
         } => {
             let rate = ping(&addr, clients, requests, pipeline).await?;
+            println!("rate={rate:.0}");
+        }
+        Load::Members {
+            key,
+            form,
+            members,
+            conns,
+            pipeline,
+        } => {
+            let rate = members::members(&addr, &key, form, members, conns, pipeline).await?;
             println!("rate={rate:.0}");
         }
         Load::Xrange {
@@ -366,7 +392,7 @@ async fn fill(
 /// Runs `clients` connections that each claim `pipeline` requests at a time from a shared
 /// budget of `requests`, build them with `build`, and check each reply with `check`.
 /// Returns requests per second.
-async fn closed_loop<B, C>(
+pub(crate) async fn closed_loop<B, C>(
     addr: &str,
     clients: u64,
     requests: u64,
