@@ -318,18 +318,24 @@ impl<'a> Cursor<'a> {
 
     #[inline(never)]
     fn varint_long(&mut self) -> Result<u64, Error> {
+        // One walk over the bytes left, without a bounds check per byte.
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
         let mut v: u64 = 0;
-        for shift in (0..70).step_by(7) {
-            let b = self.u8()?;
-            if shift == 63 && b > 1 {
+        for (i, &b) in rest.iter().take(10).enumerate() {
+            if i == 9 && b > 1 {
                 return Err(Error::corrupt("varint overflow"));
             }
-            v |= u64::from(b & 0x7f) << shift;
+            v |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
+                self.pos += i + 1;
                 return Ok(v);
             }
         }
-        Err(Error::corrupt("varint too long"))
+        Err(Error::corrupt(if rest.len() < 10 {
+            "truncated record"
+        } else {
+            "varint too long"
+        }))
     }
     /// A count bounded by `max` (and so by the payload size).
     #[inline]

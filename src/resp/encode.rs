@@ -29,33 +29,36 @@ impl Protocol {
 
 /// Writes decimal `n` into the end of `buf` and returns the digits.
 fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    // Two digits per division: stream IDs carry 13-digit milliseconds.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut i = buf.len();
-    loop {
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     &buf[i..]
 }
 
 /// Writes decimal `n` into the end of `buf` and returns the digits.
 fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut v = n.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
+    let i = buf.len() - fmt_u64(n.unsigned_abs(), buf).len();
     if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
+        buf[i - 1] = b'-';
+        return &buf[i - 1..];
     }
     &buf[i..]
 }
@@ -115,12 +118,18 @@ impl<'a> Reply<'a> {
         self.out.is_empty()
     }
 
+    #[inline]
     fn head(&mut self, tag: u8, n: i64) {
         // Small counts (most array and bulk lengths) take one copy.
         if let Ok(d @ 0..=9) = u8::try_from(n) {
             self.out.extend_from_slice(&[tag, b'0' + d, b'\r', b'\n']);
             return;
         }
+        self.long_head(tag, n);
+    }
+
+    #[inline(never)]
+    fn long_head(&mut self, tag: u8, n: i64) {
         let mut b = [0u8; 20];
         self.out.push(tag);
         self.out.extend_from_slice(fmt_i64(n, &mut b));
@@ -285,6 +294,29 @@ impl<'a> Reply<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_integers_as_decimal() {
+        let mut b = [0u8; 20];
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            1_700_000_000_123,
+            u64::MAX,
+        ] {
+            assert_eq!(fmt_u64(v, &mut b), v.to_string().as_bytes());
+        }
+        for n in [0, -1, 7, -10, 12_345, -99_999, i64::MAX, i64::MIN] {
+            assert_eq!(fmt_i64(n, &mut b), n.to_string().as_bytes());
+        }
+    }
 
     fn both(f: impl Fn(&mut Reply<'_>)) -> (Vec<u8>, Vec<u8>) {
         let mut errs = Vec::new();
