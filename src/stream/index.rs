@@ -51,6 +51,23 @@ pub struct Block {
 }
 
 impl Block {
+    /// The log positions where the block's hint segments start, ascending
+    /// and distinct: the block's first record, then each hint record above
+    /// it. Every entry of the block belongs to the segment of the last start
+    /// at or below its record.
+    pub fn segment_starts(&self) -> Vec<u64> {
+        let first = self.first.pos();
+        let top = (self.entries().saturating_sub(1) / self.hints.stride()).min(HINTS as u64);
+        let mut starts = Vec::with_capacity(HINTS + 1);
+        starts.push(first);
+        for &p in self.hints.positions(first).iter().take(top as usize) {
+            if starts.last().is_some_and(|&last| p > last) && p <= self.last.pos() {
+                starts.push(p);
+            }
+        }
+        starts
+    }
+
     /// Entries in the block, deleted ones included.
     pub fn entries(&self) -> u64 {
         u64::from(self.live) + u64::from(self.deleted)
@@ -558,7 +575,7 @@ pub fn forward_is_cheaper(b: &Block, from: StreamId, want: usize) -> bool {
 
 /// The estimated fraction of `b`'s entries below `from`, by interpolating
 /// IDs (milliseconds, or sequence numbers inside one millisecond).
-fn fraction_below(b: &Block, from: StreamId) -> f64 {
+pub fn fraction_below(b: &Block, from: StreamId) -> f64 {
     interpolate(b.first_id, b.last_id, from)
 }
 
@@ -589,21 +606,7 @@ pub fn hint_start(wal: &Wal, b: &Block, from: StreamId) -> Result<Start, Error> 
     let top = (entries.saturating_sub(1) / stride).min(HINTS as u64) as usize;
     let first = b.first.pos();
     let positions = b.hints.positions(first);
-    // The first entry of the hint record at `pos`, if it is one.
-    let probe = |pos: u64| -> Result<Option<(StreamId, RecordRef)>, Error> {
-        let rec = wal.read_at(Position(pos))?;
-        if rec.kind() != kind::XADD {
-            return Ok(None);
-        }
-        let (header, mut run) = RunReader::new(rec.payload())?;
-        let Some(e) = run.next_entry()? else {
-            return Ok(None);
-        };
-        if header.prev.is_none_or(|p| p.pos() >= pos) || e.id <= b.first_id || e.id > b.last_id {
-            return Ok(None);
-        }
-        Ok(Some((e.id, rec)))
-    };
+    let probe = |pos: u64| hint_record(wal, b, pos);
     let guess = (fraction_below(b, from) * entries as f64) as u64;
     let mut k = ((guess / stride) as usize).min(top);
     let mut above = u64::MAX;
@@ -646,6 +649,24 @@ pub fn hint_start(wal: &Wal, b: &Block, from: StreamId) -> Result<Start, Error> 
         }
     }
     Ok(Start::Hint(rec))
+}
+
+/// The hint record of `b` at `pos` and the ID of its first entry, if the
+/// record there looks like one: an XADD record chained to an earlier
+/// record, whose first entry lies inside the block past its first.
+pub fn hint_record(wal: &Wal, b: &Block, pos: u64) -> Result<Option<(StreamId, RecordRef)>, Error> {
+    let rec = wal.read_at(Position(pos))?;
+    if rec.kind() != kind::XADD {
+        return Ok(None);
+    }
+    let (header, mut run) = RunReader::new(rec.payload())?;
+    let Some(e) = run.next_entry()? else {
+        return Ok(None);
+    };
+    if header.prev.is_none_or(|p| p.pos() >= pos) || e.id <= b.first_id || e.id > b.last_id {
+        return Ok(None);
+    }
+    Ok(Some((e.id, rec)))
 }
 
 /// Reads `b` forward in ID order, from the hint record `start` (see

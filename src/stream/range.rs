@@ -6,8 +6,8 @@ use eddy_wal::Wal;
 
 use super::id::{IdRange, StreamId};
 use super::index::{
-    Block, Loaded, RecordCache, Start, first_block_reaching, forward_is_cheaper, hint_start,
-    scan_block_forward, scan_forward,
+    Block, Loaded, RecordCache, Start, first_block_reaching, forward_is_cheaper, fraction_below,
+    hint_record, hint_start, scan_block_forward, scan_forward,
 };
 use super::{Entry, Stream};
 use crate::error::Error;
@@ -164,7 +164,7 @@ impl Stream {
         count: Option<usize>,
     ) -> Result<Vec<Entry>, Error> {
         let limit = count.unwrap_or(usize::MAX);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(limit.min(128));
         let mut cache = RecordCache::default();
         if limit == 0 || range.start > range.end {
             return Ok(out);
@@ -180,6 +180,12 @@ impl Stream {
             if b.live == 0 {
                 continue;
             }
+            let before = out.len();
+            match self.rev_range_in_block(wal, b, range, limit, &mut out)? {
+                Some(true) => return Ok(out),
+                Some(false) => continue,
+                None => out.truncate(before),
+            }
             for e in self.load_with(wal, b, &mut cache)?.into_iter().rev() {
                 if e.id < range.start {
                     return Ok(out);
@@ -193,6 +199,100 @@ impl Stream {
             }
         }
         Ok(out)
+    }
+
+    /// Appends to `out` the live entries of `b` inside `range`, descending,
+    /// up to `limit` in all, without reading the whole block: the block's
+    /// hints cut it into segments (from one hint record to the next), and
+    /// the segments are read forward one at a time, the one holding
+    /// `range.end` first, each handed out reversed. `Some(true)`: the range
+    /// is complete; `Some(false)`: the block is done; `None`: the block must
+    /// be read another way (`out` may then hold a few of its entries, which
+    /// the caller drops).
+    fn rev_range_in_block(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        range: IdRange,
+        limit: usize,
+        out: &mut Vec<Entry>,
+    ) -> Result<Option<bool>, Error> {
+        if b.first.is_pending() || b.last.is_pending() {
+            return Ok(None);
+        }
+        let starts = b.segment_starts();
+        let last = starts.len() - 1;
+        // The first entry of segment j > 0 (segment 0 starts at the block's
+        // first entry); None: its start is not a hint record after all.
+        let first_id = |j: usize| -> Result<Option<StreamId>, Error> {
+            Ok(hint_record(wal, b, starts[j])?.map(|(id, _)| id))
+        };
+        // Begin with the last segment whose first entry is at or below
+        // `range.end`: guessed by interpolating IDs, then corrected.
+        let mut j = if range.end >= b.last_id {
+            last
+        } else {
+            let guess = fraction_below(b, range.end) * b.entries() as f64;
+            ((guess / b.hints.stride() as f64) as usize).min(last)
+        };
+        while j > 0 {
+            match first_id(j)? {
+                None => return Ok(None),
+                Some(id) if id <= range.end => break,
+                Some(_) => j -= 1,
+            }
+        }
+        while j < last {
+            match first_id(j + 1)? {
+                None => return Ok(None),
+                Some(id) if id <= range.end => j += 1,
+                Some(_) => break,
+            }
+        }
+        let stride = usize::try_from(b.hints.stride()).unwrap_or(usize::MAX);
+        let entries = usize::try_from(b.entries()).unwrap_or(usize::MAX);
+        // As for forward reads: a few other streams' records may sit between.
+        let budget = entries.min(stride.saturating_mul(4)).saturating_add(64);
+        let mut segment = Vec::new();
+        loop {
+            let start = match j {
+                0 => None,
+                _ => match hint_record(wal, b, starts[j])? {
+                    Some((_, rec)) => Some(rec),
+                    None => return Ok(None),
+                },
+            };
+            let stop_at = starts.get(j + 1).copied().unwrap_or(u64::MAX);
+            let mut below = false;
+            segment.clear();
+            let read = scan_forward(wal, b, start, budget, |rec, e| {
+                if rec.position().0 >= stop_at || e.id > range.end {
+                    return Ok(true);
+                }
+                if e.id < range.start {
+                    below = true;
+                } else if !self.is_deleted(e.id) {
+                    segment.push(Entry::with_pairs(e.id, rec.clone(), e.fields, e.pairs));
+                }
+                Ok(false)
+            })?;
+            if read.is_none() {
+                return Ok(None);
+            }
+            for e in segment.drain(..).rev() {
+                out.push(e);
+                if out.len() >= limit {
+                    return Ok(Some(true));
+                }
+            }
+            if below {
+                return Ok(Some(true));
+            }
+            if j == 0 {
+                return Ok(Some(false));
+            }
+            j -= 1;
+        }
     }
 
     /// Entries with an ID greater than `after` (what XREAD returns).
