@@ -467,10 +467,10 @@ pub fn load_block(
 
 /// Reads the entries of `b` (deleted ones included) in ID order, from the
 /// end of the block back to at least the first entry `>= from`: the walk
-/// stops at the first record of the back-chain that reaches below `from`,
-/// so a range starting inside a block (XRANGE with a start ID, XREAD of the
-/// newest entries) does not read the part of the block before it. The
-/// result may begin with a few entries below `from`.
+/// stops at the first entry of the back-chain below `from`, so a range
+/// starting inside a block (XRANGE with a start ID, XREAD of the newest
+/// entries) does not read the part of the block before it. The result may
+/// begin with one entry below `from`.
 pub fn load_block_from(
     wal: &Wal,
     b: &Block,
@@ -480,6 +480,30 @@ pub fn load_block_from(
 ) -> Result<Vec<Loaded>, Error> {
     let total = usize::try_from(b.entries()).map_err(|_| Error::corrupt("block too large"))?;
     let mut out: Vec<Loaded> = Vec::with_capacity(total);
+    walk_back(wal, b, pending, cache, |e| {
+        let below = e.id < from;
+        out.push(e);
+        Ok(below)
+    })?;
+    out.reverse();
+    Ok(out)
+}
+
+/// Walks `b`'s back-chain from its last entry, handing its entries
+/// (deleted ones included) to `visit` in descending ID order until `visit`
+/// returns `true`. Returns whether `visit` stopped the walk; a walk that
+/// reaches the block's first entry checks that the chain held exactly the
+/// entries the block counts.
+pub fn walk_back(
+    wal: &Wal,
+    b: &Block,
+    pending: Option<&Pending>,
+    cache: &mut RecordCache,
+    mut visit: impl FnMut(Loaded) -> Result<bool, Error>,
+) -> Result<bool, Error> {
+    let total = b.entries();
+    let mut seen: u64 = 0;
+    let mut run_entries: Vec<Loaded> = Vec::new();
     let mut addr = b.last;
     loop {
         let at_first = addr.pos() == b.first.pos();
@@ -488,20 +512,19 @@ pub fn load_block_from(
         if lo > hi {
             return Err(Error::corrupt("block addresses out of order"));
         }
+        run_entries.clear();
         let prev = if addr.is_pending() {
             let p = pending.ok_or_else(|| Error::corrupt("pending entry without context"))?;
             let run = p
                 .entries
                 .get(lo..=hi)
                 .ok_or_else(|| Error::corrupt("pending index"))?;
-            for &(id, size) in run.iter().rev() {
-                out.push(Loaded {
-                    id,
-                    size,
-                    record: None,
-                    span: 0..0,
-                });
-            }
+            run_entries.extend(run.iter().map(|&(id, size)| Loaded {
+                id,
+                size,
+                record: None,
+                span: 0..0,
+            }));
             p.prev
         } else {
             let rec = cache.get(wal, addr.pos())?;
@@ -517,15 +540,12 @@ pub fn load_block_from(
             } else {
                 lo
             };
-            // The run is read forward into `out`, then reversed in place, so
-            // `out` stays in descending order without a buffer per record.
-            let run_start = out.len();
             for i in 0..=hi - lo + skip {
                 let e = reader
                     .next_entry()?
                     .ok_or_else(|| Error::corrupt("short run"))?;
                 if i >= skip {
-                    out.push(Loaded {
+                    run_entries.push(Loaded {
                         id: e.id,
                         size: e.size,
                         record: Some(rec.clone()),
@@ -533,30 +553,30 @@ pub fn load_block_from(
                     });
                 }
             }
-            if at_first && out.get(run_start).map(|e| e.id) != Some(b.first_id) {
+            if at_first && run_entries.first().map(|e| e.id) != Some(b.first_id) {
                 return Err(Error::corrupt("block does not start where the index says"));
             }
-            out[run_start..].reverse();
             header.prev
         };
+        seen += run_entries.len() as u64;
+        if seen > total {
+            return Err(Error::corrupt("block longer than its counters"));
+        }
+        // The run was read forward; hand it out last entry first.
+        while let Some(e) = run_entries.pop() {
+            if visit(e)? {
+                return Ok(true);
+            }
+        }
         if at_first {
             break;
         }
-        // `out` is in descending order: its last entry is the lowest so far.
-        if out.last().is_some_and(|e| e.id < from) {
-            out.reverse();
-            return Ok(out);
-        }
-        if out.len() >= total {
-            return Err(Error::corrupt("block longer than its counters"));
-        }
         addr = prev.ok_or_else(|| Error::corrupt("back-chain ends inside a block"))?;
     }
-    if out.len() != total {
+    if seen != total {
         return Err(Error::corrupt("block shorter than its counters"));
     }
-    out.reverse();
-    Ok(out)
+    Ok(false)
 }
 
 /// Whether reading `b` forward from its first entry is likely cheaper than

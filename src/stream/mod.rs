@@ -32,6 +32,7 @@ use crate::error::Error;
 use crate::group::ConsumerGroup;
 use index::{
     Block, Blocks, Loaded, Pending, RecordCache, first_block_reaching, load_block, load_block_from,
+    walk_back,
 };
 use listpack::NodeSize;
 
@@ -458,6 +459,18 @@ impl Stream {
         from: StreamId,
     ) -> Result<Vec<Loaded>, Error> {
         load_block_from(wal, b, self.pending.as_ref(), cache, from)
+    }
+
+    /// Walks a block's entries from its last one backwards until `visit`
+    /// returns `true` (see [`walk_back`]).
+    pub(crate) fn walk_back_with(
+        &self,
+        wal: &Wal,
+        b: &Block,
+        cache: &mut RecordCache,
+        visit: impl FnMut(Loaded) -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        walk_back(wal, b, self.pending.as_ref(), cache, visit)
     }
 
     /// The live entry with this ID, if any: `(block index, loaded entry)`.

@@ -180,6 +180,23 @@ impl Stream {
             if b.live == 0 {
                 continue;
             }
+            if range.end >= b.last_id {
+                // From the block's end (the newest entries, most often):
+                // the back-chain walk reads just the records needed.
+                let done = self.walk_back_with(wal, b, &mut cache, |e| {
+                    if e.id < range.start {
+                        return Ok(true);
+                    }
+                    if !self.is_deleted(e.id) {
+                        out.push(e.into_entry()?);
+                    }
+                    Ok(out.len() >= limit)
+                })?;
+                if done {
+                    return Ok(out);
+                }
+                continue;
+            }
             let before = out.len();
             match self.rev_range_in_block(wal, b, range, limit, &mut out)? {
                 Some(true) => return Ok(out),
