@@ -325,7 +325,7 @@ throughput_block() {
     for ((run = 1; run <= RUNS; run++)); do
         if [[ $fsync == everysec ]]; then
             figure ping-P1 "PING, 50 clients, P1, redis-benchmark: its ceiling for the XADD P1 rows (ops/s)" higher int
-            figure ping-P1-load "PING, 50 clients, P1, eddy-load: its ceiling for the XACK and XRANGE rows (ops/s)" higher int
+            figure ping-P1-load "PING, 50 clients, P1, eddy-load: its ceiling for the XACK and XRANGE/XREVRANGE rows (ops/s)" higher int
             log "PING P1, run $run/$RUNS"
             for name in "${NAMES[@]}"; do
                 [[ -n ${port[$name]:-} ]] && ping_run "$name" "${port[$name]}" "$XADD_N1"
@@ -367,7 +367,7 @@ throughput_block() {
 
 # read_loads FSYNC RUN PORTS_ARRAY_NAME PIDS_ARRAY_NAME
 read_loads() {
-    local fsync=$1 run=$2 name p t0 t1
+    local fsync=$1 run=$2 name p t0 t1 dir rev
     local -n ports=$3 pids=$4
     local c="consume-$fsync"
     figure "$c-loop" "consume loop: XREADGROUP COUNT 10 + XACK, 50 consumers, $fsync (loops/s)" higher int
@@ -376,6 +376,8 @@ read_loads() {
     if [[ $fsync == everysec ]]; then
         figure xrange "XRANGE of 10 entries, 50 clients (calls/s)" higher int
         figure xrange-cpu "server CPU per XRANGE of 10 entries (µs)" lower 2f
+        figure xrevrange "XREVRANGE of 10 entries, 50 clients (calls/s)" higher int
+        figure xrevrange-cpu "server CPU per XREVRANGE of 10 entries (µs)" lower 2f
         figure block1-p50 "XREAD BLOCK wake-up, 1 reader, p50 (µs)" lower int
         figure block1-p99 "XREAD BLOCK wake-up, 1 reader, p99 (µs)" lower int
         figure block50-p50 "XREAD BLOCK wake-up, 50 readers, p50 (µs)" lower int
@@ -384,7 +386,8 @@ read_loads() {
     for name in "${NAMES[@]}"; do
         p=${ports[$name]:-}
         if [[ -z $p ]]; then
-            for id in "$c-loop" "$c-xreadgroup" "$c-xack" xrange xrange-cpu block1-p50 block1-p99 block50-p50 block50-p99; do
+            for id in "$c-loop" "$c-xreadgroup" "$c-xack" xrange xrange-cpu xrevrange xrevrange-cpu \
+                block1-p50 block1-p99 block50-p50 block50-p99; do
                 record "$id" "$name" fail
             done
             continue
@@ -397,14 +400,19 @@ read_loads() {
             bounded "$LOAD" --port "$p" fill --key xrange --entries 100000 --seq-ids >/dev/null ||
                 log "  $name: filling the XRANGE stream failed"
         fi
-        t0=$(cpu_ticks "${pids[$name]}")
-        eddy_load_run "$name" "$p" rate=xrange -- xrange --key xrange --requests "$XRANGE_N"
-        t1=$(cpu_ticks "${pids[$name]}")
-        if [[ $(tail -n 1 "$RESULTS") == xrange$'\t'"$name"$'\t'fail ]]; then
-            record xrange-cpu "$name" fail
-        else
-            record xrange-cpu "$name" "$(cpu_us_per "$t0" "$t1" "$XRANGE_N")"
-        fi
+        for dir in xrange xrevrange; do
+            rev=()
+            [[ $dir == xrevrange ]] && rev=(--rev)
+            t0=$(cpu_ticks "${pids[$name]}")
+            eddy_load_run "$name" "$p" rate=$dir -- xrange --key xrange --requests "$XRANGE_N" \
+                "${rev[@]}"
+            t1=$(cpu_ticks "${pids[$name]}")
+            if [[ $(tail -n 1 "$RESULTS") == $dir$'\t'"$name"$'\t'fail ]]; then
+                record "$dir-cpu" "$name" fail
+            else
+                record "$dir-cpu" "$name" "$(cpu_us_per "$t0" "$t1" "$XRANGE_N")"
+            fi
+        done
         eddy_load_run "$name" "$p" p50_us=block1-p50 p99_us=block1-p99 -- \
             block --key "block:$run" --consumers 1 --samples "$BLOCK_SAMPLES"
         eddy_load_run "$name" "$p" p50_us=block50-p50 p99_us=block50-p99 -- \

@@ -106,7 +106,8 @@ enum Load {
         #[arg(long, default_value_t = 256)]
         pipeline: u64,
     },
-    /// XRANGE key <random id> + COUNT `count` on a stream filled with `fill --seq-ids`.
+    /// XRANGE key <random id> + COUNT `count` on a stream filled with `fill --seq-ids`;
+    /// with `--rev`, XREVRANGE key <random id> - COUNT `count`.
     Xrange {
         #[arg(long)]
         key: String,
@@ -116,6 +117,8 @@ enum Load {
         requests: u64,
         #[arg(long, default_value_t = 10)]
         count: u64,
+        #[arg(long)]
+        rev: bool,
     },
     /// Fill a stream, then: a consume loop (XREADGROUP COUNT n + XACK of what was read),
     /// XREADGROUP alone, and XACK alone (one ID per call), each with `consumers` clients.
@@ -246,8 +249,9 @@ async fn run(addr: String, load: Load) -> Result<()> {
             clients,
             requests,
             count,
+            rev,
         } => {
-            let rate = xrange(&addr, &key, clients, requests, count).await?;
+            let rate = xrange(&addr, &key, clients, requests, count, rev).await?;
             println!("rate={rate:.0}");
         }
         Load::Consume {
@@ -479,7 +483,14 @@ fn xorshift(state: &mut u64) -> u64 {
     *state
 }
 
-async fn xrange(addr: &str, key: &str, clients: u64, requests: u64, count: u64) -> Result<f64> {
+async fn xrange(
+    addr: &str,
+    key: &str,
+    clients: u64,
+    requests: u64,
+    count: u64,
+    rev: bool,
+) -> Result<f64> {
     let mut conn = Conn::connect(addr).await?;
     let len = match conn.call(&[b"XLEN", key.as_bytes()]).await? {
         Reply::Int(n) => u64::try_from(n)?,
@@ -497,14 +508,21 @@ async fn xrange(addr: &str, key: &str, clients: u64, requests: u64, count: u64) 
         requests,
         1,
         move |out, _, rng| {
-            let start = format!("{}-0", 1 + xorshift(rng) % (len - count));
+            // IDs run 1-0..len-0: the start leaves `count` entries after it (the end,
+            // reading backwards, `count` entries before it).
+            let from = 1 + xorshift(rng) % (len - count);
+            let (name, start, end) = if rev {
+                (&b"XREVRANGE"[..], format!("{}-0", from + count), "-")
+            } else {
+                (&b"XRANGE"[..], format!("{from}-0"), "+")
+            };
             encode_into(
                 out,
                 &[
-                    b"XRANGE",
+                    name,
                     &key,
                     start.as_bytes(),
-                    b"+",
+                    end.as_bytes(),
                     b"COUNT",
                     count_arg.as_bytes(),
                 ],
@@ -512,7 +530,7 @@ async fn xrange(addr: &str, key: &str, clients: u64, requests: u64, count: u64) 
         },
         move |r| match r {
             Shape::Array(n) if *n as u64 == count => Ok(()),
-            other => bail!("XRANGE replied {other:?}"),
+            other => bail!("XRANGE/XREVRANGE replied {other:?}"),
         },
     )
     .await
