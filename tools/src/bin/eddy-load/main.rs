@@ -223,7 +223,7 @@ async fn run(addr: String, load: Load) -> Result<()> {
         } => {
             let value = vec![b'v'; value_size];
             let cmd = encode(&[b"XADD", key.as_bytes(), b"*", b"f", &value]);
-            let rate = xadd(&addr, cmd, clients, requests, pipeline).await?;
+            let rate = repeat(&addr, "XADD", cmd, clients, requests, pipeline).await?;
             println!("rate={rate:.0}");
         }
         Load::Ping {
@@ -231,7 +231,15 @@ async fn run(addr: String, load: Load) -> Result<()> {
             requests,
             pipeline,
         } => {
-            let rate = ping(&addr, clients, requests, pipeline).await?;
+            let rate = repeat(
+                &addr,
+                "PING",
+                encode(&[b"PING"]),
+                clients,
+                requests,
+                pipeline,
+            )
+            .await?;
             println!("rate={rate:.0}");
         }
         Load::Members {
@@ -444,32 +452,24 @@ where
     Ok(requests as f64 / start.elapsed().as_secs_f64())
 }
 
-async fn xadd(addr: &str, cmd: Vec<u8>, clients: u64, requests: u64, pipeline: u64) -> Result<f64> {
+/// Sends the same command `requests` times (XADD with `*`, PING); each reply must be a
+/// string (an ID, or `+PONG`, which skims as one).
+async fn repeat(
+    addr: &str,
+    name: &'static str,
+    cmd: Vec<u8>,
+    clients: u64,
+    requests: u64,
+    pipeline: u64,
+) -> Result<f64> {
     closed_loop(
         addr,
         clients,
         requests,
         pipeline,
         move |out, _, _| out.extend_from_slice(&cmd),
-        |r| {
-            ensure!(*r == Shape::Bulk, "XADD replied {r:?}");
-            Ok(())
-        },
-    )
-    .await
-}
-
-async fn ping(addr: &str, clients: u64, requests: u64, pipeline: u64) -> Result<f64> {
-    let cmd = encode(&[b"PING"]);
-    closed_loop(
-        addr,
-        clients,
-        requests,
-        pipeline,
-        move |out, _, _| out.extend_from_slice(&cmd),
-        // +PONG skims as a string, as a bulk reply does.
-        |r| {
-            ensure!(*r == Shape::Bulk, "PING replied {r:?}");
+        move |r| {
+            ensure!(*r == Shape::Bulk, "{name} replied {r:?}");
             Ok(())
         },
     )
