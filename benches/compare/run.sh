@@ -508,7 +508,9 @@ view_member_run() {
         call "$PORT" VIEW.CREATE "$kind" ON "$kind:events" $view >/dev/null 2>"$err" ||
             log "  $name: VIEW.CREATE failed: $(cat "$err")"
         for ((i = 0; i < 600; i++)); do
-            state=$(call "$PORT" VIEW.INFO "$kind" 2>/dev/null | sed -n '/^state$/{n;p;q}') || state=
+            # sed reads the whole reply: quitting early could fail the writer on a closed
+            # pipe, and under pipefail that would end the wait before the build does.
+            state=$(call "$PORT" VIEW.INFO "$kind" 2>/dev/null | sed -n '/^state$/{n;p}') || state=
             [[ $state == building ]] || break
             sleep 0.2
         done
