@@ -230,6 +230,27 @@ pub enum Value {
     List(Vec<String>),
 }
 
+/// The index in [`SPECS`] of the setting with canonical name `name`,
+/// computed at compile time by the typed getters below (an unknown name
+/// fails the build), so reading a setting on the request path is a load.
+const fn at(name: &str) -> usize {
+    let (want, mut i) = (name.as_bytes(), 0);
+    while i < SPECS.len() {
+        let have = SPECS[i].name.as_bytes();
+        if have.len() == want.len() {
+            let mut j = 0;
+            while j < have.len() && have[j] == want[j] {
+                j += 1;
+            }
+            if j == have.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("no such setting")
+}
+
 /// The index of a setting in [`SPECS`].
 pub fn spec_index(name: &str) -> Option<usize> {
     SPECS.iter().position(|s| s.name.eq_ignore_ascii_case(name))
@@ -415,42 +436,42 @@ impl Settings {
         self.values[idx] = value;
     }
 
-    fn int(&self, name: &str) -> i64 {
-        match self.get(name) {
-            Some(Value::Int(n)) => *n,
+    fn int(&self, idx: usize) -> i64 {
+        match &self.values[idx] {
+            Value::Int(n) => *n,
             _ => 0,
         }
     }
 
-    fn str(&self, name: &str) -> &str {
-        match self.get(name) {
-            Some(Value::Str(s)) => s,
+    fn str(&self, idx: usize) -> &str {
+        match &self.values[idx] {
+            Value::Str(s) => s,
             _ => "",
         }
     }
 
-    fn list(&self, name: &str) -> &[String] {
-        match self.get(name) {
-            Some(Value::List(v)) => v,
+    fn list(&self, idx: usize) -> &[String] {
+        match &self.values[idx] {
+            Value::List(v) => v,
             _ => &[],
         }
     }
 
     /// `port`.
     pub fn port(&self) -> u16 {
-        u16::try_from(self.int("port")).unwrap_or(6379)
+        u16::try_from(self.int(const { at("port") })).unwrap_or(6379)
     }
     /// `bind`.
     pub fn bind(&self) -> &[String] {
-        self.list("bind")
+        self.list(const { at("bind") })
     }
     /// `dir`.
     pub fn dir(&self) -> PathBuf {
-        PathBuf::from(self.str("dir"))
+        PathBuf::from(self.str(const { at("dir") }))
     }
     /// `appendfsync`.
     pub fn appendfsync(&self) -> AppendFsync {
-        match self.str("appendfsync") {
+        match self.str(const { at("appendfsync") }) {
             "always" => AppendFsync::Always,
             "no" => AppendFsync::No,
             _ => AppendFsync::Everysec,
@@ -458,31 +479,33 @@ impl Settings {
     }
     /// `maxmemory` in bytes (0 = no limit).
     pub fn maxmemory(&self) -> u64 {
-        self.int("maxmemory").unsigned_abs()
+        self.int(const { at("maxmemory") }).unsigned_abs()
     }
     /// `maxmemory-policy`.
     pub fn maxmemory_policy(&self) -> &str {
-        self.str("maxmemory-policy")
+        self.str(const { at("maxmemory-policy") })
     }
     /// `maxmemory-samples`.
     pub fn maxmemory_samples(&self) -> u32 {
-        u32::try_from(self.int("maxmemory-samples")).unwrap_or(5)
+        u32::try_from(self.int(const { at("maxmemory-samples") })).unwrap_or(5)
     }
     /// `requirepass`, `None` when empty.
     pub fn requirepass(&self) -> Option<&str> {
-        Some(self.str("requirepass")).filter(|s| !s.is_empty())
+        Some(self.str(const { at("requirepass") })).filter(|s| !s.is_empty())
     }
     /// `stream-node-max-entries`.
     pub fn stream_node_max_entries(&self) -> u64 {
-        self.int("stream-node-max-entries").unsigned_abs()
+        self.int(const { at("stream-node-max-entries") })
+            .unsigned_abs()
     }
     /// `stream-node-max-bytes`.
     pub fn stream_node_max_bytes(&self) -> u64 {
-        self.int("stream-node-max-bytes").unsigned_abs()
+        self.int(const { at("stream-node-max-bytes") })
+            .unsigned_abs()
     }
     /// `loglevel`.
     pub fn loglevel(&self) -> LogLevel {
-        match self.str("loglevel") {
+        match self.str(const { at("loglevel") }) {
             "debug" => LogLevel::Debug,
             "verbose" => LogLevel::Verbose,
             "warning" => LogLevel::Warning,
@@ -491,35 +514,35 @@ impl Settings {
     }
     /// `logfile` (empty = standard output).
     pub fn logfile(&self) -> &str {
-        self.str("logfile")
+        self.str(const { at("logfile") })
     }
     /// `proto-max-bulk-len`.
     pub fn proto_max_bulk_len(&self) -> u64 {
-        self.int("proto-max-bulk-len").unsigned_abs()
+        self.int(const { at("proto-max-bulk-len") }).unsigned_abs()
     }
     /// `client-query-buffer-limit`.
     pub fn client_query_buffer_limit(&self) -> usize {
-        usize::try_from(self.int("client-query-buffer-limit")).unwrap_or(usize::MAX)
+        usize::try_from(self.int(const { at("client-query-buffer-limit") })).unwrap_or(usize::MAX)
     }
     /// `timeout`: seconds of idleness before a client is closed (0 = never).
     pub fn timeout(&self) -> u64 {
-        self.int("timeout").unsigned_abs()
+        self.int(const { at("timeout") }).unsigned_abs()
     }
     /// `databases`.
     pub fn databases(&self) -> i64 {
-        self.int("databases")
+        self.int(const { at("databases") })
     }
     /// `maxclients`.
     pub fn maxclients(&self) -> usize {
-        usize::try_from(self.int("maxclients")).unwrap_or(10000)
+        usize::try_from(self.int(const { at("maxclients") })).unwrap_or(10000)
     }
     /// `wal-segment-size`: bytes per WAL segment file.
     pub fn wal_segment_size(&self) -> u64 {
-        self.int("wal-segment-size").unsigned_abs()
+        self.int(const { at("wal-segment-size") }).unsigned_abs()
     }
     /// `checkpoint-interval`: seconds between checkpoints (0 = only at shutdown).
     pub fn checkpoint_interval(&self) -> u64 {
-        self.int("checkpoint-interval").unsigned_abs()
+        self.int(const { at("checkpoint-interval") }).unsigned_abs()
     }
 
     /// Applies CONFIG SET pairs atomically: all are validated first, and a
