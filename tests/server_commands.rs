@@ -350,3 +350,32 @@ async fn client_kill_closes_the_target() {
     assert_eq!(admin.read_to_close().await, b":1\r\n");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn client_kill_closes_a_blocked_reader() {
+    let server = TestServer::start(&[]).await;
+    let mut victim = Raw::connect(server.addr).await;
+    let id = String::from_utf8(victim.call(b"CLIENT ID\r\n", 1).await).unwrap();
+    let id = id.trim_start_matches(':').trim_end().to_owned();
+    // Several reads first, so the kill lands on a connection that has waited before.
+    for _ in 0..3 {
+        assert_eq!(victim.call(b"PING\r\n", 1).await, b"+PONG\r\n");
+    }
+    victim
+        .send(&cmd(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]))
+        .await;
+    let mut admin = Raw::connect(server.addr).await;
+    loop {
+        let list = admin.call(b"CLIENT LIST\r\n", 1).await;
+        if String::from_utf8_lossy(&list).contains("cmd=xread") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        admin.call(&cmd(&["CLIENT", "KILL", "ID", &id]), 1).await,
+        b":1\r\n"
+    );
+    assert_eq!(victim.read_to_close().await, b"");
+    server.stop().await;
+}

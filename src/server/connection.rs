@@ -7,6 +7,8 @@
 //! before it, then closes the connection, as Redis does. A client whose
 //! unparsed input exceeds `client-query-buffer-limit` is closed.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -61,12 +63,33 @@ enum Unblocked {
     Shutdown,
 }
 
+/// Why a connection must end whatever it is doing.
+enum Stop {
+    /// The server is shutting down.
+    Shutdown,
+    /// CLIENT KILL targeted this client.
+    Killed,
+}
+
+/// Completes when the server shuts down or the client is killed. One such
+/// future lives as long as the connection and is polled by every wait, so
+/// each read does not register (and then drop) fresh waiters.
+type StopSignal<'a> = Pin<&'a mut (dyn Future<Output = Stop> + Send)>;
+
 /// Serves one client until it disconnects, QUITs, errs or the server stops.
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let id = info.id;
-    let mut session = Session::new(info);
+    let mut session = Session::new(info.clone());
     session.authenticated = !shared.auth_required();
     let mut signal = shared.shutdown_signal();
+    let stop = async move {
+        tokio::select! {
+            biased;
+            _ = signal.wait_for(|v| *v) => Stop::Shutdown,
+            () = info.killed() => Stop::Killed,
+        }
+    };
+    let mut stop = std::pin::pin!(stop);
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut errors: Vec<String> = Vec::new();
@@ -107,6 +130,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
                     &mut inbuf,
                     &mut out,
                     &spec,
+                    stop.as_mut(),
                 )
                 .await;
                 match how {
@@ -146,8 +170,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, info: Arc<ClientI
         };
         let n = tokio::select! {
             biased;
-            _ = signal.wait_for(|v| *v) => break,
-            () = session.client.killed() => break,
+            _ = stop.as_mut() => break,
             r = read => match r {
                 None => {
                     tracing::debug!("Closing idle client {id}");
@@ -223,12 +246,12 @@ async fn block(
     inbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
     spec: &BlockedRead,
+    mut stop: StopSignal<'_>,
 ) -> Unblocked {
     let notify = Arc::new(tokio::sync::Notify::new());
     let keys: Vec<Vec<u8>> = spec.streams.iter().map(|(k, _)| k.clone()).collect();
     // Registered before the first look, so a write in between leaves a permit.
     let _registered = shared.waiters.register(session.client.id, &keys, &notify);
-    let mut signal = shared.shutdown_signal();
     let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
     let refs: Vec<(&[u8], StreamId)> = spec
         .streams
@@ -297,8 +320,10 @@ async fn block(
         }
         tokio::select! {
             biased;
-            _ = signal.wait_for(|v| *v) => break Unblocked::Shutdown,
-            () = session.client.killed() => break Unblocked::Closed,
+            why = stop.as_mut() => break match why {
+                Stop::Shutdown => Unblocked::Shutdown,
+                Stop::Killed => Unblocked::Closed,
+            },
             () = notify.notified() => {}
             () = sleep => {
                 Reply::new(out, session.proto, &mut errors).null_array();
