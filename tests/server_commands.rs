@@ -322,12 +322,17 @@ async fn graceful_shutdown_finishes_the_batch_in_flight() {
     server.wait_stopped().await;
 }
 
+/// The connection's CLIENT ID, as text.
+async fn client_id(c: &mut Raw) -> String {
+    let id = String::from_utf8(c.call(b"CLIENT ID\r\n", 1).await).unwrap();
+    id.trim_start_matches(':').trim_end().to_owned()
+}
+
 #[tokio::test]
 async fn client_kill_closes_the_target() {
     let server = TestServer::start(&[]).await;
     let mut victim = Raw::connect(server.addr).await;
-    let id = String::from_utf8(victim.call(b"CLIENT ID\r\n", 1).await).unwrap();
-    let id = id.trim_start_matches(':').trim_end().to_owned();
+    let id = client_id(&mut victim).await;
     let mut admin = Raw::connect(server.addr).await;
     assert_eq!(
         admin.call(&cmd(&["CLIENT", "KILL", "ID", &id]), 1).await,
@@ -355,8 +360,7 @@ async fn client_kill_closes_the_target() {
 async fn client_kill_closes_a_blocked_reader() {
     let server = TestServer::start(&[]).await;
     let mut victim = Raw::connect(server.addr).await;
-    let id = String::from_utf8(victim.call(b"CLIENT ID\r\n", 1).await).unwrap();
-    let id = id.trim_start_matches(':').trim_end().to_owned();
+    let id = client_id(&mut victim).await;
     // Several reads first, so the kill lands on a connection that has waited before.
     for _ in 0..3 {
         assert_eq!(victim.call(b"PING\r\n", 1).await, b"+PONG\r\n");

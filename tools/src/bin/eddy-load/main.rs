@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail, ensure};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::resp::{Conn, Reply, Shape, encode, encode_into};
 
@@ -38,6 +38,17 @@ struct Cli {
     threads: usize,
     #[command(subcommand)]
     load: Load,
+}
+
+/// How a load that repeats one command is driven.
+#[derive(Debug, Args)]
+struct Repeat {
+    #[arg(long, default_value_t = 50)]
+    clients: u64,
+    #[arg(long)]
+    requests: u64,
+    #[arg(long, default_value_t = 1)]
+    pipeline: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,24 +83,16 @@ enum Load {
     Xadd {
         #[arg(long)]
         key: String,
-        #[arg(long, default_value_t = 50)]
-        clients: u64,
-        #[arg(long)]
-        requests: u64,
-        #[arg(long, default_value_t = 1)]
-        pipeline: u64,
+        #[command(flatten)]
+        shape: Repeat,
         #[arg(long, default_value_t = 10)]
         value_size: usize,
     },
     /// PING from `clients` connections, `pipeline` per round trip: the most requests per
     /// second this client and the loopback round trips allow, whatever the server.
     Ping {
-        #[arg(long, default_value_t = 50)]
-        clients: u64,
-        #[arg(long)]
-        requests: u64,
-        #[arg(long, default_value_t = 1)]
-        pipeline: u64,
+        #[command(flatten)]
+        shape: Repeat,
     },
     /// Write `members` members (`m:0`, `m:1`, ...) with the same scores or positions in
     /// every run: into a sorted set (`zadd`) or geo set (`geoadd`), or as stream entries
@@ -216,30 +219,16 @@ async fn run(addr: String, load: Load) -> Result<()> {
         }
         Load::Xadd {
             key,
-            clients,
-            requests,
-            pipeline,
+            shape,
             value_size,
         } => {
             let value = vec![b'v'; value_size];
             let cmd = encode(&[b"XADD", key.as_bytes(), b"*", b"f", &value]);
-            let rate = repeat(&addr, "XADD", cmd, clients, requests, pipeline).await?;
+            let rate = repeat(&addr, "XADD", cmd, &shape).await?;
             println!("rate={rate:.0}");
         }
-        Load::Ping {
-            clients,
-            requests,
-            pipeline,
-        } => {
-            let rate = repeat(
-                &addr,
-                "PING",
-                encode(&[b"PING"]),
-                clients,
-                requests,
-                pipeline,
-            )
-            .await?;
+        Load::Ping { shape } => {
+            let rate = repeat(&addr, "PING", encode(&[b"PING"]), &shape).await?;
             println!("rate={rate:.0}");
         }
         Load::Members {
@@ -454,19 +443,12 @@ where
 
 /// Sends the same command `requests` times (XADD with `*`, PING); each reply must be a
 /// string (an ID, or `+PONG`, which skims as one).
-async fn repeat(
-    addr: &str,
-    name: &'static str,
-    cmd: Vec<u8>,
-    clients: u64,
-    requests: u64,
-    pipeline: u64,
-) -> Result<f64> {
+async fn repeat(addr: &str, name: &'static str, cmd: Vec<u8>, shape: &Repeat) -> Result<f64> {
     closed_loop(
         addr,
-        clients,
-        requests,
-        pipeline,
+        shape.clients,
+        shape.requests,
+        shape.pipeline,
         move |out, _, _| out.extend_from_slice(&cmd),
         move |r| {
             ensure!(*r == Shape::Bulk, "{name} replied {r:?}");
