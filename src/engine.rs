@@ -81,16 +81,7 @@ impl Engine {
         key: &[u8],
         idmp: IdmpConfig,
     ) -> Result<(&mut Stream, bool), Error> {
-        let created = self.keyspace.get(key).is_none();
-        if created {
-            let mut s = Stream::default();
-            s.idmp_mut().set_config(idmp);
-            self.keyspace.insert(key, Value::Stream(s));
-        }
-        let stream = self
-            .stream_mut(key)?
-            .ok_or_else(|| Error::corrupt("stream vanished"))?;
-        Ok((stream, created))
+        stream_or_create(&mut self.keyspace, key, idmp)
     }
 
     fn count(&mut self, bytes: usize) {
@@ -180,7 +171,9 @@ impl Engine {
         }
         let limits = self.limits;
         let idmp = self.idmp_default;
-        let (stream, created) = self.stream_or_create(key, idmp)?;
+        // Borrows the key space only, so the stream stays in hand beside
+        // the engine's other fields until the append is settled.
+        let (stream, created) = stream_or_create(&mut self.keyspace, key, idmp)?;
         let undo = stream.undo_point();
         let mut pending = Pending::default();
         let mut news: Vec<NewEntry<'_>> = Vec::with_capacity(items.len());
@@ -302,10 +295,8 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.count(len);
-        let stream = self
-            .stream_mut(key)?
-            .ok_or_else(|| Error::corrupt("stream vanished"))?;
+        self.since_checkpoint.0 += 1;
+        self.since_checkpoint.1 += len as u64;
         stream.settle(pos.0);
         for e in &news {
             if let Some((pid, iid)) = e.idmp {
@@ -677,6 +668,24 @@ fn encode_group(r: &GroupRecord<'_>) -> (u8, Vec<u8>) {
 type FieldPair<'a> = (&'a [u8], &'a [u8]);
 
 /// The stream a view reads, if the key holds one.
+/// [`Engine::stream_or_create`] on the key space alone.
+fn stream_or_create<'k>(
+    keyspace: &'k mut Keyspace,
+    key: &[u8],
+    idmp: IdmpConfig,
+) -> Result<(&'k mut Stream, bool), Error> {
+    let created = keyspace.get(key).is_none();
+    if created {
+        let mut s = Stream::default();
+        s.idmp_mut().set_config(idmp);
+        keyspace.insert(key, Value::Stream(s));
+    }
+    match keyspace.get_mut(key) {
+        Some(Value::Stream(s)) => Ok((s, created)),
+        None => Err(Error::corrupt("stream vanished")),
+    }
+}
+
 fn source_stream<'k>(keyspace: &'k Keyspace, key: &[u8]) -> Option<&'k Stream> {
     keyspace.get(key).map(|v| match v {
         Value::Stream(s) => s,
