@@ -30,6 +30,7 @@ pub mod xread;
 pub mod xreadgroup;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock, PoisonError};
 use std::time::Instant;
 
@@ -119,6 +120,10 @@ pub struct Session {
     /// A command of the current batch used the store: under `appendfsync
     /// always` the batch's replies wait until what they show is durable.
     pub touched_store: bool,
+    /// When the command about to run starts: set when a batch begins and
+    /// moved to each command's end, so timing a command for INFO
+    /// commandstats reads the clock once.
+    pub mark: Instant,
 }
 
 impl Session {
@@ -132,6 +137,7 @@ impl Session {
             multi_dirty: false,
             in_exec: false,
             touched_store: false,
+            mark: Instant::now(),
         }
     }
 }
@@ -205,14 +211,35 @@ fn families() -> [&'static [CommandDef]; 15] {
 
 struct Table {
     flat: Vec<Entry>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<String, usize, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a for command names: every request looks one up, and the table is
+/// built once and never grows, so a keyed hash buys nothing here.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut flat = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::default();
         for def in families().into_iter().flatten() {
             by_name.insert(def.name.to_owned(), flat.len());
             flat.push(Entry {
@@ -400,9 +427,13 @@ pub fn call(ctx: &mut Ctx<'_, '_>, entry: &'static Entry, args: &[Vec<u8>]) -> F
         .client
         .update(|m| m.last_cmd = entry.fullname.as_str());
     let errors_before = ctx.reply.error_count();
-    let start = Instant::now();
+    let start = ctx.session.mark;
     let flow = handler(ctx, args);
-    let usec = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let end = Instant::now();
+    // Also the next command's start: a later command of the batch (one
+    // queued by EXEC included) starts where this one ended.
+    ctx.session.mark = end;
+    let usec = u64::try_from(end.duration_since(start).as_micros()).unwrap_or(u64::MAX);
     let stats = &ctx.shared.stats;
     let s = &stats.commands[entry.id];
     use std::sync::atomic::Ordering::Relaxed;

@@ -366,6 +366,7 @@ fn process(
     req: &mut Request,
 ) -> After {
     let max_bulk_len = shared.settings().proto_max_bulk_len();
+    session.mark = std::time::Instant::now();
     let mut reply = Reply::new(out, session.proto, errors);
     let mut pos = 0;
     let mut after = After::Continue;
