@@ -84,11 +84,6 @@ impl Engine {
         stream_or_create(&mut self.keyspace, key, idmp)
     }
 
-    fn count(&mut self, bytes: usize) {
-        self.since_checkpoint.0 += 1;
-        self.since_checkpoint.1 += bytes as u64;
-    }
-
     /// Writes a non-XADD record and applies it. Returns the log end.
     pub fn write(&mut self, wal: &Wal, rec: &Record<'_>) -> Result<u64, Error> {
         let mut buf = std::mem::take(&mut self.buf);
@@ -98,7 +93,7 @@ impl Engine {
         let len = buf.len();
         self.buf = buf;
         res?;
-        self.count(len);
+        count(&mut self.since_checkpoint, len);
         if let Err(e) = self.apply_record(wal, rec) {
             self.poisoned = true;
             return Err(e);
@@ -127,9 +122,9 @@ impl Engine {
         let mut batch: Vec<(u8, &[u8])> = vec![(rec.kind(), &first[..])];
         batch.extend(rest.iter().map(|(k, b)| (*k, &b[..])));
         wal.append_batch_nowait(batch)?;
-        self.count(first.len());
+        count(&mut self.since_checkpoint, first.len());
         for (_, b) in &rest {
-            self.count(b.len());
+            count(&mut self.since_checkpoint, b.len());
         }
         if let Err(e) = self.apply_record(wal, rec) {
             self.poisoned = true;
@@ -295,8 +290,7 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.since_checkpoint.0 += 1;
-        self.since_checkpoint.1 += len as u64;
+        count(&mut self.since_checkpoint, len);
         stream.settle(pos.0);
         for e in &news {
             if let Some((pid, iid)) = e.idmp {
@@ -422,7 +416,7 @@ impl Engine {
             return Err(Error::TooLarge);
         }
         wal.append_nowait(views::kind::VIEW_CREATE, &buf)?;
-        self.count(buf.len());
+        count(&mut self.since_checkpoint, buf.len());
         let name = spec.name.clone();
         self.views.create(spec, start);
         self.build_step(wal, Some(&name))?;
@@ -432,7 +426,7 @@ impl Engine {
     /// Writes a VIEW.DROP record and drops the view. Returns the log end.
     pub fn view_drop(&mut self, wal: &Wal, name: &[u8]) -> Result<u64, Error> {
         wal.append_nowait(views::kind::VIEW_DROP, name)?;
-        self.count(name.len());
+        count(&mut self.since_checkpoint, name.len());
         self.views.remove(name);
         Ok(wal.end().0)
     }
@@ -444,7 +438,7 @@ impl Engine {
             return Ok(None);
         }
         wal.append_nowait(views::kind::VIEW_REBUILD, name)?;
-        self.count(name.len());
+        count(&mut self.since_checkpoint, name.len());
         self.views.reset(name);
         self.build_step(wal, Some(name))?;
         Ok(Some(wal.end().0))
@@ -500,7 +494,7 @@ impl Engine {
             self.poisoned = true;
             return Err(e.into());
         }
-        self.count(buf.len());
+        count(&mut self.since_checkpoint, buf.len());
         self.views
             .apply_step(wal, &name, &entries, step.upto, step.ready);
         self.evict_views(wal)?;
@@ -667,8 +661,14 @@ fn encode_group(r: &GroupRecord<'_>) -> (u8, Vec<u8>) {
 /// One `(field, value)` of an entry.
 type FieldPair<'a> = (&'a [u8], &'a [u8]);
 
-/// The stream a view reads, if the key holds one.
-/// [`Engine::stream_or_create`] on the key space alone.
+/// Counts one record of `bytes` written since the last checkpoint.
+fn count(since_checkpoint: &mut (u64, u64), bytes: usize) {
+    since_checkpoint.0 += 1;
+    since_checkpoint.1 += bytes as u64;
+}
+
+/// [`Engine::stream_or_create`] on the key space alone, so a caller can
+/// hold the stream beside the engine's other fields.
 fn stream_or_create<'k>(
     keyspace: &'k mut Keyspace,
     key: &[u8],
@@ -686,6 +686,7 @@ fn stream_or_create<'k>(
     }
 }
 
+/// The stream a view reads, if the key holds one.
 fn source_stream<'k>(keyspace: &'k Keyspace, key: &[u8]) -> Option<&'k Stream> {
     keyspace.get(key).map(|v| match v {
         Value::Stream(s) => s,
